@@ -1,0 +1,87 @@
+/**
+ * Operating failures: every error a user can meet carries a stable `code`, the operation that
+ * failed and the path it concerned. Messages read `Cannot <operation> "<path>": <reason>`.
+ *
+ * Codes of holdfast's own checks start with HOLDFAST_; a failed system call keeps the errno name
+ * as its code (ENOENT, EIO, ENOSPC...) as Node does, so callers can test `error.code === 'ENOSPC'`.
+ */
+import { getSystemErrorName } from 'node:util';
+import { constants } from 'node:os';
+
+export type HoldfastErrorCode =
+  | 'HOLDFAST_HANDLE_CLOSED'
+  | 'HOLDFAST_HANDLE_KIND'
+  | 'HOLDFAST_NOT_SEEKABLE'
+  | 'HOLDFAST_NOT_READABLE'
+  | 'HOLDFAST_NOT_WRITABLE'
+  | 'HOLDFAST_MODE_UNSUPPORTED'
+  | 'HOLDFAST_LEASE_STATE'
+  | 'HOLDFAST_ABORTED';
+
+export interface ErrorContext {
+  operation: string;
+  path: string;
+  cause?: unknown;
+}
+
+export class HoldfastError extends Error {
+  override name = 'HoldfastError';
+  readonly code: string;
+  readonly operation: string;
+  readonly path: string;
+
+  constructor(code: string, context: ErrorContext, reason: string) {
+    super(`Cannot ${context.operation} "${context.path}": ${reason}`, { cause: context.cause });
+    this.code = code;
+    this.operation = context.operation;
+    this.path = context.path;
+  }
+}
+
+/** A check of holdfast's own failed (a closed handle, a wrong mode). */
+export function holdfastError(
+  code: HoldfastErrorCode,
+  context: ErrorContext,
+  reason: string,
+): HoldfastError {
+  return new HoldfastError(code, context, reason);
+}
+
+/** A system call failed; `code` is the errno name and `errno` its positive number. */
+export class SystemCallError extends HoldfastError {
+  override name = 'SystemCallError';
+  readonly errno: number;
+  readonly syscall: string;
+
+  constructor(errno: number, syscall: string, context: ErrorContext) {
+    const name = errnoName(errno);
+    super(name, context, `${name} (${syscall} failed)`);
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `errno ${errno}`;
+  }
+}
+
+export function errnoNumber(name: keyof typeof constants.errno): number {
+  return constants.errno[name];
+}
+
+/** Turns a Node fs error (code ENOENT, errno -2) into a SystemCallError with our context. */
+export function fromNodeError(error: unknown, syscall: string, context: ErrorContext): Error {
+  if (error instanceof HoldfastError) return error;
+  if (error instanceof Error && 'errno' in error && typeof error.errno === 'number') {
+    return new SystemCallError(Math.abs(error.errno), syscall, { ...context, cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export function isErrorCode(error: unknown, code: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === code;
+}

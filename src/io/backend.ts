@@ -1,0 +1,92 @@
+/**
+ * Backend: the primitive system calls that IoCore builds on. One implementation runs them on the
+ * real machine (io/node), one in the deterministic simulator (io/sim). IoCore does every check of
+ * the rules (handles, leases, modes, cancel); a backend only does what it is told.
+ *
+ * Contract for every method:
+ * - Failures of the call are thrown as SystemCallError (code = errno name) naming the operation
+ *   and the descriptor's path.
+ * - `buffer` is lent for the duration of the call: the backend must not touch it after the
+ *   returned promise settles, and the promise must not settle while a thread or the kernel can
+ *   still write it.
+ * - A `cancelSignal` may be honoured only while nothing holds memory (waiting for readiness):
+ *   the method then resolves null. Work already handed to a thread is always waited for.
+ * - read() and write() may throw EAGAIN (a non-blocking descriptor); IoCore then awaits
+ *   waitReady() and tries again.
+ */
+import type { Descriptor } from './descriptor.js';
+import type { AccessMode, HandleKind, HandleModes } from './handle-kind.js';
+import type { HandleReleaser } from './handle.js';
+
+export interface OpenFlags {
+  access: AccessMode;
+  create: boolean;
+  exclusive: boolean;
+  truncate: boolean;
+  append: boolean;
+  directory: boolean;
+  noFollow: boolean;
+  nonBlocking: boolean;
+}
+
+export interface Opened {
+  descriptor: Descriptor;
+  kind: HandleKind;
+  modes: HandleModes;
+}
+
+export interface FileStat {
+  kind: HandleKind;
+  sizeBytes: number;
+  /** Permission and special bits (setuid, setgid, sticky): st_mode & 0o7777. */
+  mode: number;
+  uid: number;
+  gid: number;
+  device: bigint;
+  inode: bigint;
+  linkCount: number;
+  /** 512-byte blocks allocated: what holes save. */
+  blocks: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export type ReadyDirection = 'read' | 'write';
+
+export type AllocateMode = 'extend' | 'keep-size' | 'punch-hole' | 'zero-range';
+
+/** An xattr target: an open handle's descriptor, or a path whose last component is not followed. */
+export type XattrTarget = { descriptor: Descriptor } | { path: string };
+
+export interface Backend extends HandleReleaser {
+  open(path: string, flags: OpenFlags, mode: number): Promise<Opened>;
+  /** stdin, stdout or stderr of this process, borrowed. */
+  standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Opened>;
+
+  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null>;
+  write(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null>;
+  /** Resolves true when the descriptor may be ready, false when cancelled first. */
+  waitReady(descriptor: Descriptor, direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean>;
+  sync(descriptor: Descriptor, dataOnly: boolean): Promise<void>;
+  stat(descriptor: Descriptor): Promise<FileStat>;
+
+  rename(source: string, target: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  makeDirectory(path: string, mode: number): Promise<void>;
+  readDirectory(path: string): Promise<string[]>;
+
+  listXattrs(target: XattrTarget): Promise<string[]>;
+  /** null when the attribute does not exist (ENODATA). */
+  getXattr(target: XattrTarget, name: string): Promise<Buffer | null>;
+  setXattr(target: XattrTarget, name: string, value: Uint8Array): Promise<void>;
+  removeXattr(target: XattrTarget, name: string): Promise<void>;
+
+  /** lseek SEEK_DATA / SEEK_HOLE; null when there is no data (ENXIO) at or after offset. */
+  seek(descriptor: Descriptor, offset: number, whence: 'data' | 'hole'): Promise<number | null>;
+  allocate(descriptor: Descriptor, mode: AllocateMode, offset: number, length: number): Promise<void>;
+  /** ioctl FICLONE: target shares source's extents. */
+  clone(target: Descriptor, source: Descriptor): Promise<void>;
+  /** ioctl FIFREEZE / FITHAW on a mount point's directory descriptor. */
+  freeze(descriptor: Descriptor, frozen: boolean): Promise<void>;
+}

@@ -1,0 +1,297 @@
+/**
+ * IoCore: the one implementation of Io, generic over a Backend. Everything the rules ask of
+ * handles, leases, modes and cancel lives here, so the real machine and the simulator run the
+ * same code; backends only perform system calls.
+ */
+import { assert } from '../base/assert.js';
+import { holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
+import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
+import type { Lease } from './buffer-pool.js';
+import type { Descriptor } from './descriptor.js';
+import { Handle, expectKind } from './handle.js';
+import { canRead, canWrite, type HandleKind } from './handle-kind.js';
+import type { Io, OpenOptions, TransferOptions, XattrSubject } from './io.js';
+import { Operation, OperationFailure, OperationQueue, type WorkContext, type WorkOutcome } from './operation.js';
+
+export interface IoCoreOptions {
+  /** Reads and writes running at once; more wait in a queue where cancel withdraws them. */
+  operationsInFlightMax?: number;
+}
+
+export const operationsInFlightMaxDefault = 64;
+
+export class IoCore implements Io {
+  readonly #backend: Backend;
+  readonly #queue: OperationQueue;
+
+  constructor(backend: Backend, options: IoCoreOptions = {}) {
+    this.#backend = backend;
+    this.#queue = new OperationQueue(options.operationsInFlightMax ?? operationsInFlightMaxDefault);
+  }
+
+  async open(path: string, options: OpenOptions = {}): Promise<Handle> {
+    return this.#handle(await this.#backend.open(path, openFlags(options, false), options.mode ?? 0o666), 'owned');
+  }
+
+  async openFile(path: string, options: OpenOptions = {}): Promise<Handle<'file'>> {
+    const handle = await this.open(path, options);
+    return this.#narrow(handle, 'file', 'open file');
+  }
+
+  async openDirectory(path: string): Promise<Handle<'directory'>> {
+    const opened = await this.#backend.open(path, openFlags({}, true), 0);
+    return this.#narrow(this.#handle(opened, 'owned'), 'directory', 'open directory');
+  }
+
+  async standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Handle> {
+    return this.#handle(await this.#backend.standardStream(name), 'borrowed');
+  }
+
+  read(handle: Handle, lease: Lease, options: TransferOptions = {}): Operation {
+    const operation = 'read';
+    const reference = handle.acquire(operation);
+    try {
+      if (!canRead(handle.modes)) {
+        throw holdfastError('HOLDFAST_NOT_READABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
+      }
+      rejectDirectory(handle, operation);
+      const position = checkPosition(handle, options, operation);
+      const offset = options.offsetBytes ?? 0;
+      const length = options.lengthBytes ?? lease.sizeBytes - offset;
+      checkRange(lease, offset, length);
+      return new Operation({
+        kind: 'read',
+        lease,
+        reference,
+        queue: this.#queue,
+        signal: options.signal,
+        work: (context) => this.#readWork(reference.descriptor, context, offset, length, position),
+      });
+    } catch (error) {
+      reference.release();
+      throw error;
+    }
+  }
+
+  write(handle: Handle, lease: Lease, options: TransferOptions & { lengthBytes: number }): Operation {
+    const operation = 'write';
+    const reference = handle.acquire(operation);
+    try {
+      if (!canWrite(handle.modes)) {
+        throw holdfastError('HOLDFAST_NOT_WRITABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
+      }
+      rejectDirectory(handle, operation);
+      const position = checkPosition(handle, options, operation);
+      if (position !== null && handle.modes.append) {
+        // pwrite() on an O_APPEND descriptor appends on Linux, whatever the position says.
+        throw holdfastError('HOLDFAST_MODE_UNSUPPORTED', { operation, path: handle.path }, 'a positional write on an append-only handle would append');
+      }
+      const offset = options.offsetBytes ?? 0;
+      checkRange(lease, offset, options.lengthBytes);
+      return new Operation({
+        kind: 'write',
+        lease,
+        reference,
+        queue: this.#queue,
+        signal: options.signal,
+        work: (context) => this.#writeWork(reference.descriptor, context, offset, options.lengthBytes, position),
+      });
+    } catch (error) {
+      reference.release();
+      throw error;
+    }
+  }
+
+  sync(handle: Handle, options: { dataOnly?: boolean } = {}): Promise<void> {
+    return this.#using(handle, 'sync', (descriptor) => this.#backend.sync(descriptor, options.dataOnly ?? false));
+  }
+
+  stat(handle: Handle): Promise<FileStat> {
+    return this.#using(handle, 'stat', (descriptor) => this.#backend.stat(descriptor));
+  }
+
+  rename(source: string, target: string): Promise<void> {
+    return this.#backend.rename(source, target);
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.#backend.unlink(path);
+  }
+
+  makeDirectory(path: string, options: { mode?: number } = {}): Promise<void> {
+    return this.#backend.makeDirectory(path, options.mode ?? 0o777);
+  }
+
+  readDirectory(path: string): Promise<string[]> {
+    return this.#backend.readDirectory(path);
+  }
+
+  listXattrs(subject: XattrSubject): Promise<string[]> {
+    return this.#xattr(subject, 'list xattrs of', (target) => this.#backend.listXattrs(target));
+  }
+
+  getXattr(subject: XattrSubject, name: string): Promise<Buffer | null> {
+    return this.#xattr(subject, 'get xattr of', (target) => this.#backend.getXattr(target, name));
+  }
+
+  setXattr(subject: XattrSubject, name: string, value: Uint8Array): Promise<void> {
+    return this.#xattr(subject, 'set xattr of', (target) => this.#backend.setXattr(target, name, value));
+  }
+
+  removeXattr(subject: XattrSubject, name: string): Promise<void> {
+    return this.#xattr(subject, 'remove xattr of', (target) => this.#backend.removeXattr(target, name));
+  }
+
+  seekData(handle: Handle<'file'>, offset: number): Promise<number | null> {
+    return this.#usingKind(handle, 'file', 'seek data in', (descriptor) => this.#backend.seek(descriptor, offset, 'data'));
+  }
+
+  seekHole(handle: Handle<'file'>, offset: number): Promise<number | null> {
+    return this.#usingKind(handle, 'file', 'seek hole in', (descriptor) => this.#backend.seek(descriptor, offset, 'hole'));
+  }
+
+  allocate(handle: Handle<'file'>, mode: AllocateMode, offset: number, length: number): Promise<void> {
+    if (!canWrite(handle.modes)) {
+      return Promise.reject(holdfastError('HOLDFAST_NOT_WRITABLE', { operation: 'allocate', path: handle.path }, `the handle was opened for ${handle.modes.access} only`));
+    }
+    return this.#usingKind(handle, 'file', 'allocate', (descriptor) => this.#backend.allocate(descriptor, mode, offset, length));
+  }
+
+  async cloneFile(target: Handle<'file'>, source: Handle<'file'>): Promise<void> {
+    expectKind(source, 'file', 'clone from');
+    const sourceReference = source.acquire('clone from');
+    try {
+      await this.#usingKind(target, 'file', 'clone into', (descriptor) => this.#backend.clone(descriptor, sourceReference.descriptor));
+    } finally {
+      sourceReference.release();
+    }
+  }
+
+  freeze(mountPoint: Handle<'directory'>): Promise<void> {
+    return this.#usingKind(mountPoint, 'directory', 'freeze', (descriptor) => this.#backend.freeze(descriptor, true));
+  }
+
+  thaw(mountPoint: Handle<'directory'>): Promise<void> {
+    return this.#usingKind(mountPoint, 'directory', 'thaw', (descriptor) => this.#backend.freeze(descriptor, false));
+  }
+
+  #handle(opened: Opened, ownership: 'owned' | 'borrowed'): Handle {
+    return new Handle({ ...opened, path: opened.descriptor.path, ownership, releaser: this.#backend });
+  }
+
+  /** Closes a handle of the wrong kind before failing, so a failed open leaks nothing. */
+  async #narrow<K extends HandleKind>(handle: Handle, kind: K, operation: string): Promise<Handle<K>> {
+    try {
+      expectKind(handle, kind, operation);
+      return handle;
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /** Runs one call while holding a reference, so close() waits for it. */
+  async #using<T>(handle: Handle, operation: string, call: (descriptor: Descriptor) => Promise<T>): Promise<T> {
+    const reference = handle.acquire(operation);
+    try {
+      return await call(reference.descriptor);
+    } finally {
+      reference.release();
+    }
+  }
+
+  #usingKind<T>(handle: Handle, kind: HandleKind, operation: string, call: (descriptor: Descriptor) => Promise<T>): Promise<T> {
+    try {
+      expectKind(handle, kind, operation);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.#using(handle, operation, call);
+  }
+
+  #xattr<T>(subject: XattrSubject, operation: string, call: (target: XattrTarget) => Promise<T>): Promise<T> {
+    if (typeof subject === 'string') return call({ path: subject });
+    return this.#using(subject, operation, (descriptor) => call({ descriptor }));
+  }
+
+  async #readWork(descriptor: Descriptor, context: WorkContext, offset: number, length: number, position: number | null): Promise<WorkOutcome> {
+    for (;;) {
+      let transferred: number | null;
+      try {
+        transferred = await this.#backend.read(descriptor, context.buffer, offset, length, position, context.cancelSignal);
+      } catch (error) {
+        if (await this.#retryAfter(error, descriptor, 'read', context.cancelSignal)) continue;
+        if (context.cancelSignal.aborted && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: 0 };
+        throw new OperationFailure(error as Error, 0);
+      }
+      if (transferred === null) return { status: 'cancelled', bytesTransferred: 0 };
+      assert(transferred >= 0 && transferred <= length, `backend read ${transferred} of ${length} bytes`);
+      return { status: 'completed', bytesTransferred: transferred };
+    }
+  }
+
+  async #writeWork(descriptor: Descriptor, context: WorkContext, offset: number, length: number, position: number | null): Promise<WorkOutcome> {
+    let done = 0;
+    while (done < length) {
+      // A cancel is honoured between steps: what was written stays written and is reported.
+      if (context.cancelSignal.aborted) return { status: 'cancelled', bytesTransferred: done };
+      let transferred: number | null;
+      try {
+        const at = position === null ? null : position + done;
+        transferred = await this.#backend.write(descriptor, context.buffer, offset + done, length - done, at, context.cancelSignal);
+      } catch (error) {
+        if (await this.#retryAfter(error, descriptor, 'write', context.cancelSignal)) continue;
+        if (context.cancelSignal.aborted && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: done };
+        throw new OperationFailure(error as Error, done);
+      }
+      if (transferred === null) return { status: 'cancelled', bytesTransferred: done };
+      assert(transferred >= 0 && transferred <= length - done, `backend wrote ${transferred} of ${length - done} bytes`);
+      if (transferred === 0) {
+        throw new OperationFailure(new SystemCallError(5, 'write', { operation: 'write', path: descriptor.path }), done);
+      }
+      done += transferred;
+    }
+    return { status: 'completed', bytesTransferred: done };
+  }
+
+  /** EINTR: try again. EAGAIN: wait until ready (false when cancelled meanwhile). */
+  async #retryAfter(error: unknown, descriptor: Descriptor, direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean> {
+    if (isErrorCode(error, 'EINTR')) return true;
+    if (!isErrorCode(error, 'EAGAIN')) return false;
+    return this.#backend.waitReady(descriptor, direction, cancelSignal);
+  }
+}
+
+function openFlags(options: OpenOptions, directory: boolean): OpenFlags {
+  return {
+    access: options.access ?? 'read',
+    create: options.create !== undefined && options.create !== false,
+    exclusive: options.create === 'exclusive',
+    truncate: options.truncate ?? false,
+    append: options.append ?? false,
+    directory,
+    noFollow: options.noFollow ?? false,
+    nonBlocking: options.nonBlocking ?? false,
+  };
+}
+
+function rejectDirectory(handle: Handle, operation: string): void {
+  if (handle.kind === 'directory') {
+    throw holdfastError('HOLDFAST_HANDLE_KIND', { operation, path: handle.path }, 'a directory cannot be read or written as a file');
+  }
+}
+
+function checkPosition(handle: Handle, options: TransferOptions, operation: string): number | null {
+  if (options.position === undefined) return null;
+  if (!handle.modes.seekable) {
+    throw holdfastError('HOLDFAST_NOT_SEEKABLE', { operation, path: handle.path }, `a ${handle.kind} has no positions to read or write at`);
+  }
+  assert(Number.isSafeInteger(options.position) && options.position >= 0, 'position must be a non-negative integer');
+  return options.position;
+}
+
+function checkRange(lease: Lease, offset: number, length: number): void {
+  assert(Number.isSafeInteger(offset) && offset >= 0, 'offsetBytes must be a non-negative integer');
+  assert(Number.isSafeInteger(length) && length >= 0, 'lengthBytes must be a non-negative integer');
+  assert(offset + length <= lease.sizeBytes, `${offset} + ${length} bytes do not fit a lease of ${lease.sizeBytes}`);
+}

@@ -1,0 +1,270 @@
+/**
+ * NodeBackend: the Backend on the real machine. Reads and writes go through node:fs (libuv's
+ * thread pool), or, for a non-blocking pipe or socket, through an EventLoopStream; the calls
+ * Node lacks go through libc.ts.
+ *
+ * A descriptor that answers EAGAIN from the thread pool is non-blocking (whatever it was at open:
+ * another holder of the description may have changed it): waitReady() moves it to the event loop
+ * for good, and IoCore retries there.
+ */
+import * as fs from 'node:fs';
+import { isatty } from 'node:tty';
+import { promisify } from 'node:util';
+import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/holdfast-error.js';
+import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import { newDescriptor, type Descriptor } from '../descriptor.js';
+import type { Ownership, PendingWrite } from '../handle.js';
+import { kindFromStat, type AccessMode, type HandleModes } from '../handle-kind.js';
+import { EventLoopStream } from './event-loop-stream.js';
+import { blocking, fallocateMode, ioctlRequest, openFlagBits, seekWhence, sync, xattrBytesMax, type CallResult } from './libc.js';
+
+const openAsync = promisify(fs.open);
+const closeAsync = promisify(fs.close);
+const fstatAsync = promisify(fs.fstat);
+const fsyncAsync = promisify(fs.fsync);
+const fdatasyncAsync = promisify(fs.fdatasync);
+
+const errnoNoData = 61;
+const errnoNoDeviceOrAddress = 6;
+
+export class NodeBackend implements Backend {
+  readonly #modes = new WeakMap<Descriptor, HandleModes>();
+  readonly #streams = new Map<Descriptor, EventLoopStream>();
+
+  async open(path: string, flags: OpenFlags, mode: number): Promise<Opened> {
+    let fd: number;
+    try {
+      fd = await openAsync(path, nodeOpenFlags(flags), mode);
+    } catch (error) {
+      throw fromNodeError(error, 'open', { operation: 'open', path });
+    }
+    try {
+      return await this.#describe(fd, path);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+  }
+
+  standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Opened> {
+    const fd = { stdin: 0, stdout: 1, stderr: 2 }[name];
+    return this.#describe(fd, `<${name}>`);
+  }
+
+  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null> {
+    const stream = this.#streams.get(descriptor);
+    if (stream !== undefined) return stream.read(buffer, offset, length, cancelSignal);
+    return new Promise((resolve, reject) => {
+      fs.read(descriptor.fd, buffer, offset, length, position, (error, count) => {
+        if (error !== null) reject(fromNodeError(error, 'read', context('read', descriptor)));
+        else resolve(count);
+      });
+    });
+  }
+
+  write(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null): Promise<number | null> {
+    const stream = this.#streams.get(descriptor);
+    if (stream !== undefined) return stream.write(buffer, offset, length).catch((error: unknown) => {
+      throw fromNodeError(error, 'write', context('write', descriptor));
+    });
+    return new Promise((resolve, reject) => {
+      fs.write(descriptor.fd, buffer, offset, length, position, (error, count) => {
+        if (error !== null) reject(fromNodeError(error, 'write', context('write', descriptor)));
+        else resolve(count);
+      });
+    });
+  }
+
+  waitReady(descriptor: Descriptor, _direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean> {
+    if (!this.#streams.has(descriptor)) {
+      const modes = this.#modes.get(descriptor);
+      if (modes === undefined) throw new Error(`no modes recorded for "${descriptor.path}"`);
+      this.#streams.set(descriptor, EventLoopStream.open(descriptor, modes));
+    }
+    // The stream itself waits for readiness inside read() and write().
+    return Promise.resolve(!cancelSignal.aborted);
+  }
+
+  async sync(descriptor: Descriptor, dataOnly: boolean): Promise<void> {
+    try {
+      await (dataOnly ? fdatasyncAsync(descriptor.fd) : fsyncAsync(descriptor.fd));
+    } catch (error) {
+      throw fromNodeError(error, dataOnly ? 'fdatasync' : 'fsync', context('sync', descriptor));
+    }
+  }
+
+  async stat(descriptor: Descriptor): Promise<FileStat> {
+    let stat: fs.BigIntStats;
+    try {
+      stat = await fstatAsync(descriptor.fd, { bigint: true });
+    } catch (error) {
+      throw fromNodeError(error, 'fstat', context('stat', descriptor));
+    }
+    return {
+      kind: kindFromStat(stat, isatty(descriptor.fd)),
+      sizeBytes: Number(stat.size),
+      mode: Number(stat.mode & 0o7777n),
+      uid: Number(stat.uid),
+      gid: Number(stat.gid),
+      device: stat.dev,
+      inode: stat.ino,
+      linkCount: Number(stat.nlink),
+      blocks: Number(stat.blocks),
+      atimeNs: stat.atimeNs,
+      mtimeNs: stat.mtimeNs,
+      ctimeNs: stat.ctimeNs,
+    };
+  }
+
+  async release(descriptor: Descriptor, ownership: Ownership): Promise<void> {
+    const stream = this.#streams.get(descriptor);
+    if (stream !== undefined) {
+      this.#streams.delete(descriptor);
+      await stream.destroy();
+    }
+    if (ownership === 'borrowed') return;
+    try {
+      await closeAsync(descriptor.fd);
+    } catch (error) {
+      throw fromNodeError(error, 'close', context('close', descriptor));
+    }
+  }
+
+  finalizeSync(descriptor: Descriptor, ownership: Ownership, pending: PendingWrite[]): void {
+    const stream = this.#streams.get(descriptor);
+    this.#streams.delete(descriptor);
+    try {
+      for (const { bytes, position } of pending) {
+        let done = 0;
+        while (done < bytes.length) {
+          done += fs.writeSync(descriptor.fd, bytes, done, bytes.length - done, position === null ? null : position + done);
+        }
+      }
+    } finally {
+      stream?.destroyNow();
+      if (ownership === 'owned') fs.closeSync(descriptor.fd);
+    }
+  }
+
+  async rename(source: string, target: string): Promise<void> {
+    await pathCall(() => fs.promises.rename(source, target), 'rename', { operation: 'rename', path: source });
+  }
+
+  async unlink(path: string): Promise<void> {
+    await pathCall(() => fs.promises.unlink(path), 'unlink', { operation: 'unlink', path });
+  }
+
+  async makeDirectory(path: string, mode: number): Promise<void> {
+    await pathCall(() => fs.promises.mkdir(path, { mode }), 'mkdir', { operation: 'make directory', path });
+  }
+
+  readDirectory(path: string): Promise<string[]> {
+    return pathCall(() => fs.promises.readdir(path), 'readdir', { operation: 'read directory', path });
+  }
+
+  async listXattrs(target: XattrTarget): Promise<string[]> {
+    const list = Buffer.allocUnsafe(xattrBytesMax);
+    const call = await blocking.listXattrs(xattrSubject(target), list);
+    const length = check(call, 'listxattr', xattrContext('list xattrs of', target));
+    return list.subarray(0, length).toString('latin1').split('\0').filter((name) => name !== '').map((name) => Buffer.from(name, 'latin1').toString());
+  }
+
+  async getXattr(target: XattrTarget, name: string): Promise<Buffer | null> {
+    const value = Buffer.allocUnsafe(xattrBytesMax);
+    const call = await blocking.getXattr(xattrSubject(target), name, value);
+    if (call.result < 0 && call.errno === errnoNoData) return null;
+    const length = check(call, 'getxattr', xattrContext(`get xattr "${name}" of`, target));
+    return Buffer.from(value.subarray(0, length));
+  }
+
+  async setXattr(target: XattrTarget, name: string, value: Uint8Array): Promise<void> {
+    check(await blocking.setXattr(xattrSubject(target), name, value), 'setxattr', xattrContext(`set xattr "${name}" of`, target));
+  }
+
+  async removeXattr(target: XattrTarget, name: string): Promise<void> {
+    check(await blocking.removeXattr(xattrSubject(target), name), 'removexattr', xattrContext(`remove xattr "${name}" of`, target));
+  }
+
+  async seek(descriptor: Descriptor, offset: number, whence: 'data' | 'hole'): Promise<number | null> {
+    const call = await blocking.seek(descriptor.fd, offset, seekWhence[whence]);
+    if (call.result < 0 && call.errno === errnoNoDeviceOrAddress) return null;
+    return check(call, `lseek SEEK_${whence.toUpperCase()}`, context(`seek ${whence} in`, descriptor));
+  }
+
+  async allocate(descriptor: Descriptor, mode: AllocateMode, offset: number, length: number): Promise<void> {
+    check(await blocking.allocate(descriptor.fd, fallocateMode[mode], offset, length), 'fallocate', context(`allocate (${mode})`, descriptor));
+  }
+
+  async clone(target: Descriptor, source: Descriptor): Promise<void> {
+    check(await blocking.ioctl(target.fd, ioctlRequest.clone, source.fd), 'ioctl FICLONE', context(`clone "${source.path}" into`, target));
+  }
+
+  async freeze(descriptor: Descriptor, frozen: boolean): Promise<void> {
+    const request = frozen ? ioctlRequest.freeze : ioctlRequest.thaw;
+    check(await blocking.ioctl(descriptor.fd, request, 0), frozen ? 'ioctl FIFREEZE' : 'ioctl FITHAW', context(frozen ? 'freeze' : 'thaw', descriptor));
+  }
+
+  async #describe(fd: number, path: string): Promise<Opened> {
+    let stat: fs.Stats;
+    try {
+      stat = await fstatAsync(fd);
+    } catch (error) {
+      throw fromNodeError(error, 'fstat', { operation: 'open', path });
+    }
+    const descriptor = newDescriptor(fd, path);
+    const modes = readModes(descriptor);
+    this.#modes.set(descriptor, modes);
+    return { descriptor, kind: kindFromStat(stat, isatty(fd)), modes };
+  }
+}
+
+/** Modes from the OS: F_GETFL for access and O_NONBLOCK, lseek(SEEK_CUR) for seekability. */
+function readModes(descriptor: Descriptor): HandleModes {
+  const flags = check(sync.getFlags(descriptor.fd), 'fcntl F_GETFL', context('open', descriptor));
+  const accessBits = flags & openFlagBits.accessMask;
+  const access: AccessMode = accessBits === openFlagBits.readWrite ? 'read-write' : accessBits === openFlagBits.writeOnly ? 'write' : 'read';
+  return {
+    access,
+    nonBlocking: (flags & openFlagBits.nonBlocking) !== 0,
+    append: (flags & openFlagBits.append) !== 0,
+    seekable: sync.seekCurrent(descriptor.fd).result >= 0,
+  };
+}
+
+function nodeOpenFlags(flags: OpenFlags): number {
+  const c = fs.constants;
+  let bits = flags.access === 'read' ? c.O_RDONLY : flags.access === 'write' ? c.O_WRONLY : c.O_RDWR;
+  if (flags.create) bits |= c.O_CREAT;
+  if (flags.exclusive) bits |= c.O_EXCL;
+  if (flags.truncate) bits |= c.O_TRUNC;
+  if (flags.append) bits |= c.O_APPEND;
+  if (flags.directory) bits |= c.O_DIRECTORY;
+  if (flags.noFollow) bits |= c.O_NOFOLLOW;
+  if (flags.nonBlocking) bits |= c.O_NONBLOCK;
+  return bits;
+}
+
+function context(operation: string, descriptor: Descriptor): ErrorContext {
+  return { operation, path: descriptor.path };
+}
+
+function xattrSubject(target: XattrTarget): number | string {
+  return 'descriptor' in target ? target.descriptor.fd : target.path;
+}
+
+function xattrContext(operation: string, target: XattrTarget): ErrorContext {
+  return { operation, path: 'descriptor' in target ? target.descriptor.path : target.path };
+}
+
+function check(call: CallResult, syscall: string, errorContext: ErrorContext): number {
+  if (call.result < 0) throw new SystemCallError(call.errno, syscall, errorContext);
+  return call.result;
+}
+
+async function pathCall<T>(call: () => Promise<T>, syscall: string, errorContext: ErrorContext): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw fromNodeError(error, syscall, errorContext);
+  }
+}
