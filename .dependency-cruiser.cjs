@@ -23,7 +23,7 @@ const forbidden = Object.entries(layers).map(([layer, allowed]) => ({
   comment: `src/${layer}/ may import only: ${allowed.join(', ') || 'nothing of holdfast'}`,
   severity: 'error',
   from: { path: `^src/${layer}/` },
-  to: { path: '^src/([^/]+)/', pathNot: [`^src/(${[layer, ...allowed].join('|')})/`] },
+  to: { path: '^src/([^/]+)/', pathNot: [`^src/(${[layer, ...allowed, 'test-support'].join('|')})/`] },
 }));
 
 forbidden.push(
@@ -33,6 +33,13 @@ forbidden.push(
     severity: 'error',
     from: { path: '^src/repo/backend/' },
     to: { path: '^src/repo/', pathNot: '^src/repo/backend/' },
+  },
+  {
+    name: 'test-support-in-tests-only',
+    comment: 'src/test-support/ serves tests; production code never imports it',
+    severity: 'error',
+    from: { path: '^src/', pathNot: ['\\.test\\.ts$', '^src/test-support/'] },
+    to: { path: '^src/test-support/' },
   },
   {
     name: 'simulator-in-tests-only',

@@ -42,7 +42,8 @@ interface FinalState {
   descriptor: Descriptor;
   ownership: Ownership;
   path: string;
-  openSite: Error;
+  /** Formatted at open: an unformatted Error keeps its frames' receivers (this handle) alive. */
+  openSite: string;
   releaser: HandleReleaser;
   finalFlush: (() => PendingWrite[]) | null;
 }
@@ -58,7 +59,7 @@ const leakedHandles = new FinalizationRegistry<FinalState>((state) => {
   const outcome = flushError === null ? 'flushed and closed' : `closed; flush failed: ${String(flushError)}`;
   process.emitWarning(
     `holdfast: a handle for "${state.path}" was garbage-collected without close(); ${outcome}. ` +
-      `It was opened at:\n${(state.openSite.stack ?? '').split('\n').slice(1).join('\n')}`,
+      `It was opened at:\n${state.openSite.split('\n').slice(1).join('\n')}`,
     { code: 'HOLDFAST_HANDLE_LEAKED', type: 'HoldfastWarning' },
   );
 });
@@ -93,7 +94,7 @@ export class Handle<K extends HandleKind = HandleKind> {
       descriptor: init.descriptor,
       ownership: init.ownership,
       path: init.path,
-      openSite: new Error('opened here'),
+      openSite: new Error('opened here').stack ?? '',
       releaser: init.releaser,
       finalFlush: null,
     };

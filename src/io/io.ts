@@ -72,7 +72,7 @@ export interface Io {
   seekData(handle: Handle<'file'>, offset: number): Promise<number | null>;
   seekHole(handle: Handle<'file'>, offset: number): Promise<number | null>;
   allocate(handle: Handle<'file'>, mode: AllocateMode, offset: number, length: number): Promise<void>;
-  /** Makes target share source's data (FICLONE); EOPNOTSUPP where the file system cannot. */
+  /** Makes target share source's data (FICLONE); code ENOTSUP (errno 95) where the file system cannot. */
   cloneFile(target: Handle<'file'>, source: Handle<'file'>): Promise<void>;
   /** FIFREEZE / FITHAW on the directory handle of a mount point. */
   freeze(mountPoint: Handle<'directory'>): Promise<void>;

@@ -29,7 +29,9 @@ const lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, c
 const fremovexattr = libc.func('int fremovexattr(int fd, const char *name)');
 const lremovexattr = libc.func('int lremovexattr(const char *path, const char *name)');
 const fallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
-const ioctl = libc.func('int ioctl(int fd, unsigned long request, ...)');
+// Declared with a fixed third argument, not as variadic: koffi cannot call variadic functions
+// asynchronously, and every request used here takes one int-sized argument.
+const ioctl = libc.func('int ioctl(int fd, unsigned long request, intptr_t argument)');
 
 /** The result of a call and the errno it left (meaningful only when result < 0). */
 export interface CallResult {
@@ -77,5 +79,5 @@ export const blocking = {
   removeXattr: (target: number | string, name: string): Promise<CallResult> =>
     typeof target === 'number' ? callAsync(fremovexattr, [target, name]) : callAsync(lremovexattr, [target, name]),
   allocate: (fd: number, mode: number, offset: number, length: number): Promise<CallResult> => callAsync(fallocate, [fd, mode, offset, length]),
-  ioctl: (fd: number, request: number, argument: number): Promise<CallResult> => callAsync(ioctl, [fd, request, 'int', argument]),
+  ioctl: (fd: number, request: number, argument: number): Promise<CallResult> => callAsync(ioctl, [fd, request, argument]),
 };
