@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AssertionError } from '../base/assert.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, lendLease, returnLease } from './buffer-pool.js';
 
 test('acquire() waits when every buffer is out and serves waiters in order', async () => {
   const pool = new BufferPool({ bufferSizeBytes: 8, bufferCountMax: 2 });
@@ -41,12 +41,12 @@ test('a lent lease cannot be read, released or lent again by its holder', () => 
   const pool = new BufferPool({ bufferSizeBytes: 8, bufferCountMax: 1 });
   const lease = pool.tryAcquire();
   assert.ok(lease !== null);
-  lease.lendTo(41);
+  lendLease(lease, 41);
   assert.throws(() => lease.bytes, AssertionError);
   assert.throws(() => lease.release(), AssertionError);
-  assert.throws(() => lease.lendTo(42), { code: 'HOLDFAST_LEASE_STATE' });
-  assert.throws(() => lease.returnFrom(42), AssertionError);
-  lease.returnFrom(41);
+  assert.throws(() => lendLease(lease, 42), { code: 'HOLDFAST_LEASE_STATE' });
+  assert.throws(() => returnLease(lease, 42), AssertionError);
+  returnLease(lease, 41);
   assert.equal(pool.leasesLent, 0);
   lease.release();
   assert.throws(() => lease.release(), AssertionError);

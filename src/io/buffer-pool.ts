@@ -17,6 +17,14 @@ export interface BufferPoolOptions {
 
 type LeaseState = 'held' | 'lent' | 'released';
 
+/**
+ * Internal to io/: lend a held lease's memory to one operation, and take it back when the
+ * operation has really completed. Functions, not methods, so that a library user cannot reach
+ * the memory of a lent lease.
+ */
+export let lendLease: (lease: Lease, operationId: number) => Buffer;
+export let returnLease: (lease: Lease, operationId: number) => void;
+
 export class Lease {
   readonly #pool: BufferPool;
   readonly #buffer: Buffer;
@@ -50,8 +58,12 @@ export class Lease {
     this.#pool.giveBack(this.#buffer);
   }
 
-  /** Internal to io/: lends the memory to one operation until returnFrom() with the same id. */
-  lendTo(operationId: number): Buffer {
+  static {
+    lendLease = (lease, operationId) => lease.#lendTo(operationId);
+    returnLease = (lease, operationId) => lease.#returnFrom(operationId);
+  }
+
+  #lendTo(operationId: number): Buffer {
     if (this.#state !== 'held') {
       throw holdfastError(
         'HOLDFAST_LEASE_STATE',
@@ -65,8 +77,7 @@ export class Lease {
     return this.#buffer;
   }
 
-  /** Internal to io/: called when the operation has really completed. */
-  returnFrom(operationId: number): void {
+  #returnFrom(operationId: number): void {
     assert(this.#state === 'lent' && this.#operationId === operationId, 'lease returned by an operation that does not hold it');
     this.#state = 'held';
     this.#operationId = 0;

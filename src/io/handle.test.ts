@@ -45,3 +45,12 @@ test('a borrowed handle detaches on close and leaves the descriptor open', async
   await stderr.close();
   assert.doesNotThrow(() => fs.fstatSync(2), 'closing a borrowed handle closed the descriptor');
 });
+
+test('a handle offers its user no fd number: no fd property, no method that returns one', async () => {
+  const handle = await io.standardStream('stdin');
+  const own = Object.entries(handle).map(([name, value]) => `${name}:${typeof value}`);
+  assert.deepEqual(own.sort(), ['kind:string', 'modes:object', 'ownership:string', 'path:string']);
+  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(handle)).sort();
+  assert.deepEqual(methods, ['close', 'constructor', 'isClosed', 'referenceCount', 'setFinalFlush']);
+  await handle.close();
+});

@@ -66,6 +66,14 @@ const leakedHandles = new FinalizationRegistry<FinalState>((state) => {
 
 type HandleState = 'open' | 'closing' | 'closed';
 
+/**
+ * Internal to io/: takes a reference for one operation on the handle. Throws
+ * HOLDFAST_HANDLE_CLOSED at once when close() has been called, so the refusal happens before
+ * anything is queued. Not a method, and not exported by api/, because the reference carries the
+ * fd number (rule H1).
+ */
+export let acquireHandle: (handle: Handle, operation: string) => HandleReference;
+
 export class Handle<K extends HandleKind = HandleKind> {
   readonly kind: K;
   readonly path: string;
@@ -110,11 +118,11 @@ export class Handle<K extends HandleKind = HandleKind> {
     return this.#references;
   }
 
-  /**
-   * Internal to io/: takes a reference for one operation. Throws HOLDFAST_HANDLE_CLOSED at once
-   * when close() has been called, so the refusal happens before anything is queued.
-   */
-  acquire(operation: string): HandleReference {
+  static {
+    acquireHandle = (handle, operation) => handle.#acquire(operation);
+  }
+
+  #acquire(operation: string): HandleReference {
     if (this.#state !== 'open') {
       throw holdfastError('HOLDFAST_HANDLE_CLOSED', { operation, path: this.path }, 'the handle is closed');
     }

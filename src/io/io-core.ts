@@ -8,7 +8,7 @@ import { holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-
 import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
 import type { Lease } from './buffer-pool.js';
 import type { Descriptor } from './descriptor.js';
-import { Handle, expectKind } from './handle.js';
+import { Handle, acquireHandle, expectKind } from './handle.js';
 import { canRead, canWrite, type HandleKind } from './handle-kind.js';
 import type { Io, OpenOptions, TransferOptions, XattrSubject } from './io.js';
 import { Operation, OperationFailure, OperationQueue, type WorkContext, type WorkOutcome } from './operation.js';
@@ -49,7 +49,7 @@ export class IoCore implements Io {
 
   read(handle: Handle, lease: Lease, options: TransferOptions = {}): Operation {
     const operation = 'read';
-    const reference = handle.acquire(operation);
+    const reference = acquireHandle(handle, operation);
     try {
       if (!canRead(handle.modes)) {
         throw holdfastError('HOLDFAST_NOT_READABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
@@ -75,7 +75,7 @@ export class IoCore implements Io {
 
   write(handle: Handle, lease: Lease, options: TransferOptions & { lengthBytes: number }): Operation {
     const operation = 'write';
-    const reference = handle.acquire(operation);
+    const reference = acquireHandle(handle, operation);
     try {
       if (!canWrite(handle.modes)) {
         throw holdfastError('HOLDFAST_NOT_WRITABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
@@ -159,7 +159,7 @@ export class IoCore implements Io {
 
   async cloneFile(target: Handle<'file'>, source: Handle<'file'>): Promise<void> {
     expectKind(source, 'file', 'clone from');
-    const sourceReference = source.acquire('clone from');
+    const sourceReference = acquireHandle(source, 'clone from');
     try {
       await this.#usingKind(target, 'file', 'clone into', (descriptor) => this.#backend.clone(descriptor, sourceReference.descriptor));
     } finally {
@@ -192,7 +192,7 @@ export class IoCore implements Io {
 
   /** Runs one call while holding a reference, so close() waits for it. */
   async #using<T>(handle: Handle, operation: string, call: (descriptor: Descriptor) => Promise<T>): Promise<T> {
-    const reference = handle.acquire(operation);
+    const reference = acquireHandle(handle, operation);
     try {
       return await call(reference.descriptor);
     } finally {

@@ -12,7 +12,7 @@
  *   how much I/O happened before it stopped) or 'failed' (with the error).
  */
 import { assert } from '../base/assert.js';
-import type { Lease } from './buffer-pool.js';
+import { lendLease, returnLease, type Lease } from './buffer-pool.js';
 import type { HandleReference } from './handle.js';
 
 export type OperationKind = 'read' | 'write';
@@ -76,7 +76,7 @@ export class Operation {
     this.#reference = init.reference;
     this.#work = init.work;
     this.#queue = init.queue;
-    this.#buffer = init.lease.lendTo(this.id);
+    this.#buffer = lendLease(init.lease, this.id);
     this.result = new Promise<IoResult>((resolve) => {
       this.#settle = resolve;
     });
@@ -140,7 +140,7 @@ export class Operation {
   #finish(result: IoResult): void {
     assert(this.#state !== 'settled', `operation ${this.id} settled twice`);
     this.#state = 'settled';
-    this.#lease.returnFrom(this.id);
+    returnLease(this.#lease, this.id);
     this.#reference.release();
     this.#settle(result);
   }

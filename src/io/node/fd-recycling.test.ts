@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { BufferPool } from '../buffer-pool.js';
 import { createNodeIo } from './create-node-io.js';
+import { acquireHandle } from '../handle.js';
 import type { IoResult } from '../operation.js';
 import { blockThreadPool } from '../../test-support/thread-pool-blocker.js';
 import { temporaryDirectory } from '../../test-support/temporary-directory.js';
@@ -63,7 +64,7 @@ test('fd recycling: operations queued on a handle before close() never touch a f
   const io = createNodeIo();
   const pool = new BufferPool({ bufferSizeBytes: blockSizeBytes, bufferCountMax: blockCount + 2 });
   const handle = await io.openFile(victim, { access: 'read-write' });
-  const reference = handle.acquire('look at the fd number');
+  const reference = acquireHandle(handle, 'look at the fd number');
   const victimFd = reference.descriptor.fd;
   reference.release();
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BufferPool, type Lease } from '../buffer-pool.js';
-import type { Handle } from '../handle.js';
+import { acquireHandle, type Handle } from '../handle.js';
 import { isErrorCode } from '../../errors/holdfast-error.js';
 import type { IoResult } from '../operation.js';
 import { forEachSeed, Simulation, type SimulationOptions } from './simulation.js';
@@ -255,7 +255,7 @@ test('the detectors bite: a call on a released descriptor is a violation, a late
   const simulation = new Simulation(7);
   seedFiles(simulation);
   const handle = await simulation.run(simulation.io.openFile('/data/f1'));
-  const reference = handle.acquire('test');
+  const reference = acquireHandle(handle, 'test');
   const descriptor = reference.descriptor;
   reference.release();
   await simulation.run(handle.close());
@@ -266,7 +266,7 @@ test('the detectors bite: a call on a released descriptor is a violation, a late
 
   // A raw backend read whose buffer the caller "gets back" early is written when it completes.
   const reopened = await simulation.run(simulation.io.openFile('/data/f1'));
-  const raw = reopened.acquire('test');
+  const raw = acquireHandle(reopened, 'test');
   const buffer = Buffer.alloc(64, 0x55);
   const pending = simulation.backend.read(raw.descriptor, buffer, 0, 64, 0);
   assert.ok(buffer.every((byte) => byte === 0x55), 'the simulated read completed at submission');
