@@ -1,7 +1,7 @@
 /**
- * The system calls Node lacks (xattrs, SEEK_DATA/SEEK_HOLE, fallocate, FICLONE, FIFREEZE/FITHAW)
- * do what they claim on real file systems, and their failures carry the errno name as `code`,
- * the operation and the path.
+ * The system calls Node lacks (SEEK_DATA/SEEK_HOLE, fallocate, FICLONE, FIFREEZE/FITHAW; xattrs
+ * are in xattr.test.ts) do what they claim on real file systems, and their failures carry the
+ * errno name as `code`, the operation and the path.
  *
  * How: every effect holdfast has is checked with a tool that does not share its code (getfattr
  * and setfattr from attr, filefrag, stat, cmp, fsfreeze), or by reading the bytes back through
@@ -11,120 +11,25 @@
  * open (checked against /proc/self/fd).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
-import { promisify } from 'node:util';
+import { test } from 'node:test';
 import { requireRoot, requireTools } from '../../test-support/requirements.js';
 import { mountLoopFilesystem } from '../../test-support/loop-filesystem.js';
+import { assertFailure, checkNoDescriptorLeaks, filefragExtents, mergeRanges, runTool, runToolOrFail, statField, writeDurably, type FilefragExtent } from '../../test-support/system-tools.js';
 import { temporaryDirectory } from '../../test-support/temporary-directory.js';
 import type { Handle } from '../handle.js';
 import type { Io } from '../io.js';
 import { createNodeIo } from './create-node-io.js';
 
-const execFileAsync = promisify(execFile);
 const io: Io = createNodeIo();
 const mebibyte = 1024 * 1024;
 const statBlockBytes = 512;
-/** No tool run by a test takes this long; a hung one fails the test. */
-const toolDurationMsMax = 60_000;
 /** More extents than any test file has: a seek walk that does not advance fails instead of spinning. */
 const seekStepsMax = 1000;
-
-let descriptorsBefore: string[] = [];
-beforeEach(() => {
-  descriptorsBefore = openDescriptors();
-});
-afterEach(() => {
-  assert.deepEqual(openDescriptors(), descriptorsBefore, 'a test left a file descriptor open');
-});
-
-function openDescriptors(): string[] {
-  return readdirSync('/proc/self/fd').sort();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Independent tools
-
-interface ToolResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a tool without a shell; a non-zero exit is a result, not an exception. */
-async function runTool(command: string, args: readonly string[]): Promise<ToolResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(command, args, { timeout: toolDurationMsMax });
-    return { exitCode: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code?: unknown; stdout?: string; stderr?: string };
-    if (typeof failure.code !== 'number') throw error;
-    return { exitCode: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
-  }
-}
-
-async function runToolOrFail(command: string, args: readonly string[]): Promise<string> {
-  const result = await runTool(command, args);
-  assert.equal(result.exitCode, 0, `${command} ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Every xattr of `path` as getfattr dumps it: name -> value in hex (no 0x). */
-async function getfattrDump(path: string, options: { noDereference?: boolean } = {}): Promise<Map<string, string>> {
-  const args = ['--absolute-names', '-d', '-m', '-', '-e', 'hex', ...(options.noDereference === true ? ['-h'] : []), path];
-  const dump = new Map<string, string>();
-  for (const line of (await runToolOrFail('getfattr', args)).split('\n')) {
-    const match = /^([^#=\s][^=]*)=0x([0-9a-f]*)$/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) dump.set(match[1], match[2]);
-  }
-  return dump;
-}
-
-async function statField(path: string, format: '%s' | '%b'): Promise<number> {
-  return Number((await runToolOrFail('stat', ['-c', format, path])).trim());
-}
-
-interface FilefragExtent {
-  logicalStart: number;
-  logicalEnd: number;
-  physicalStart: number;
-  flags: string[];
-}
-
-/** The extents filefrag (FIEMAP) reports, in bytes; logicalEnd is exclusive. */
-async function filefragExtents(path: string): Promise<FilefragExtent[]> {
-  const extents: FilefragExtent[] = [];
-  for (const line of (await runToolOrFail('filefrag', ['-v', '-b1', path])).split('\n')) {
-    const match = /^\s*\d+:\s*(\d+)\.\.\s*(\d+):\s*(\d+)\.\.\s*\d+:\s*\d+:[\s\d]*:?\s*(\S*)\s*$/.exec(line);
-    if (match === null) continue;
-    extents.push({
-      logicalStart: Number(match[1]),
-      logicalEnd: Number(match[2]) + 1,
-      physicalStart: Number(match[3]),
-      flags: (match[4] ?? '').split(',').filter((flag) => flag !== ''),
-    });
-  }
-  return extents;
-}
-
-/** Joins extents that touch, so physical fragmentation does not change the data ranges. */
-function mergeRanges(ranges: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
-  const merged: Array<[number, number]> = [];
-  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
-    const last = merged.at(-1);
-    if (last !== undefined && last[1] >= start) last[1] = Math.max(last[1], end);
-    else merged.push([start, end]);
-  }
-  return merged;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers for holdfast calls
+checkNoDescriptorLeaks();
 
 /** The data ranges [start, end) of a file, walked with holdfast's seekData/seekHole. */
 async function dataRangesBySeeking(handle: Handle<'file'>): Promise<Array<[number, number]>> {
@@ -140,160 +45,6 @@ async function dataRangesBySeeking(handle: Handle<'file'>): Promise<Array<[numbe
   }
   assert.fail(`more than ${seekStepsMax} extents: the walk does not advance`);
 }
-
-/** Writes `content` with plain node:fs and makes it durable, so its blocks are allocated. */
-async function writeDurably(path: string, content: Uint8Array): Promise<void> {
-  const file = await open(path, 'w');
-  try {
-    await file.writeFile(content);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-/** Checks an operating failure: its errno name, operation, and path (in the message too). */
-function assertFailure(error: unknown, expected: { code: string; path: string; operation?: RegExp }): true {
-  assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
-  const fields = error as Error & { code?: unknown; path?: unknown; operation?: unknown };
-  assert.equal(fields.code, expected.code, `code of: ${error.message}`);
-  assert.equal(fields.path, expected.path);
-  assert.ok(error.message.includes(`"${expected.path}"`), `the message names the path: ${error.message}`);
-  if (expected.operation !== undefined) {
-    assert.equal(typeof fields.operation, 'string');
-    assert.match(fields.operation as string, expected.operation);
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Extended attributes
-
-test('setXattr() on a path stores the exact bytes, NULs and empty values included, as getfattr reads them', async (t) => {
-  if (!requireTools(t, 'getfattr')) return;
-  using directory = temporaryDirectory();
-  const path = join(directory.path, 'file');
-  await writeFile(path, 'content');
-  // A view into a larger buffer: the call must send the view's bytes, not its backing store's.
-  const backing = Buffer.from([0xaa, 0xbb, 0x00, 0x01, 0x00, 0xff, 0x00]);
-  await io.setXattr(path, 'user.binary', backing.subarray(2));
-  await io.setXattr(path, 'user.empty', new Uint8Array(0));
-  await io.setXattr(path, 'user.text', Buffer.from('holdfast'));
-
-  const dump = await getfattrDump(path);
-  assert.equal(dump.get('user.binary'), '000100ff00');
-  assert.equal(dump.get('user.empty'), '');
-  assert.equal(dump.get('user.text'), Buffer.from('holdfast').toString('hex'));
-});
-
-test('setXattr() on an open file or directory handle stores the value on that inode', async (t) => {
-  if (!requireTools(t, 'getfattr')) return;
-  using directory = temporaryDirectory();
-  const path = join(directory.path, 'file');
-  await writeFile(path, 'content');
-  await using file = await io.openFile(path);
-  await using folder = await io.openDirectory(directory.path);
-
-  await io.setXattr(file, 'user.on-file', Buffer.from([0x00, 0x42, 0x00]));
-  await io.setXattr(folder, 'user.on-directory', Buffer.from([0x07]));
-
-  const fileDump = await getfattrDump(path);
-  const directoryDump = await getfattrDump(directory.path);
-  assert.equal(fileDump.get('user.on-file'), '004200');
-  assert.equal(fileDump.has('user.on-directory'), false);
-  assert.equal(directoryDump.get('user.on-directory'), '07');
-  assert.equal(directoryDump.has('user.on-file'), false);
-});
-
-test('getXattr() and listXattrs() read what setfattr wrote, through a path and through a handle', async (t) => {
-  if (!requireTools(t, 'getfattr', 'setfattr')) return;
-  using directory = temporaryDirectory();
-  const path = join(directory.path, 'file');
-  await writeFile(path, 'content');
-  await runToolOrFail('setfattr', ['-n', 'user.binary', '-v', '0x00ff000102', path]);
-  await runToolOrFail('setfattr', ['-n', 'user.empty', path]);
-  const namesSeenByGetfattr = [...(await getfattrDump(path)).keys()].sort();
-  await using file = await io.openFile(path);
-
-  for (const subject of [path, file]) {
-    const via = typeof subject === 'string' ? 'path' : 'handle';
-    assert.deepEqual((await io.listXattrs(subject)).sort(), namesSeenByGetfattr, `listXattrs() through the ${via}`);
-    assert.deepEqual(await io.getXattr(subject, 'user.binary'), Buffer.from([0x00, 0xff, 0x00, 0x01, 0x02]), `binary value through the ${via}`);
-    assert.deepEqual(await io.getXattr(subject, 'user.empty'), Buffer.alloc(0), `empty value through the ${via}`);
-  }
-});
-
-test('removeXattr() removes the name: getXattr() then returns null and getfattr no longer has it', async (t) => {
-  if (!requireTools(t, 'getfattr', 'setfattr')) return;
-  using directory = temporaryDirectory();
-  const path = join(directory.path, 'file');
-  await writeFile(path, 'content');
-  await runToolOrFail('setfattr', ['-n', 'user.gone', '-v', '0x01', path]);
-  await runToolOrFail('setfattr', ['-n', 'user.kept', '-v', '0x02', path]);
-  await using file = await io.openFile(path);
-
-  await io.removeXattr(path, 'user.gone');
-  assert.equal(await io.getXattr(path, 'user.gone'), null);
-  assert.equal(await io.getXattr(file, 'user.gone'), null);
-  assert.deepEqual(await io.listXattrs(path), ['user.kept']);
-  assert.deepEqual([...(await getfattrDump(path)).entries()], [['user.kept', '02']]);
-
-  await io.removeXattr(file, 'user.kept');
-  assert.deepEqual([...(await getfattrDump(path)).keys()], []);
-});
-
-test('getXattr() of a name the file does not have returns null instead of throwing', async (t) => {
-  if (!requireTools(t, 'getfattr', 'setfattr')) return;
-  using directory = temporaryDirectory();
-  const path = join(directory.path, 'file');
-  await writeFile(path, 'content');
-  await runToolOrFail('setfattr', ['-n', 'user.present', '-v', '0x01', path]);
-  assert.equal((await runTool('getfattr', ['-n', 'user.absent', path])).exitCode, 1, 'getfattr agrees the name is absent');
-  await using file = await io.openFile(path);
-
-  assert.equal(await io.getXattr(path, 'user.absent'), null);
-  assert.equal(await io.getXattr(file, 'user.absent'), null);
-  assert.deepEqual(await io.getXattr(path, 'user.present'), Buffer.from([0x01]));
-});
-
-test('listXattrs() and getXattr() of a symlink path do not follow it to the target', async (t) => {
-  if (!requireTools(t, 'setfattr')) return;
-  using directory = temporaryDirectory();
-  const target = join(directory.path, 'target');
-  const link = join(directory.path, 'link');
-  await writeFile(target, 'content');
-  await runToolOrFail('setfattr', ['-n', 'user.a', '-v', '0x61', target]);
-  await symlink(target, link);
-
-  assert.deepEqual(await io.listXattrs(target), ['user.a'], 'control: the target has user.a');
-  assert.equal((await io.listXattrs(link)).includes('user.a'), false, 'the symlink itself has no user.a');
-  assert.equal(await io.getXattr(link, 'user.a'), null);
-});
-
-test('setXattr() of a symlink path sets the attribute on the symlink itself, not on its target', async (t) => {
-  // Only trusted.* and security.* can be set on a symlink, and trusted.* needs CAP_SYS_ADMIN.
-  if (!requireRoot(t) || !requireTools(t, 'getfattr')) return;
-  using directory = temporaryDirectory();
-  const target = join(directory.path, 'target');
-  const link = join(directory.path, 'link');
-  await writeFile(target, 'content');
-  await symlink(target, link);
-
-  await io.setXattr(link, 'trusted.x', Buffer.from([0x00, 0x78]));
-
-  assert.equal((await getfattrDump(link, { noDereference: true })).get('trusted.x'), '0078');
-  assert.equal((await getfattrDump(target)).has('trusted.x'), false);
-  assert.deepEqual(await io.getXattr(link, 'trusted.x'), Buffer.from([0x00, 0x78]));
-});
-
-test('xattr calls on a missing path fail with ENOENT, the operation and the path', async () => {
-  using directory = temporaryDirectory();
-  const missing = join(directory.path, 'missing');
-  await assert.rejects(io.listXattrs(missing), (error) => assertFailure(error, { code: 'ENOENT', path: missing, operation: /list xattrs/ }));
-  await assert.rejects(io.getXattr(missing, 'user.a'), (error) => assertFailure(error, { code: 'ENOENT', path: missing, operation: /get xattr "user.a"/ }));
-  await assert.rejects(io.setXattr(missing, 'user.a', Buffer.from('v')), (error) => assertFailure(error, { code: 'ENOENT', path: missing, operation: /set xattr "user.a"/ }));
-  await assert.rejects(io.removeXattr(missing, 'user.a'), (error) => assertFailure(error, { code: 'ENOENT', path: missing, operation: /remove xattr "user.a"/ }));
-});
 
 // ---------------------------------------------------------------------------------------------
 // Sparse files: SEEK_DATA / SEEK_HOLE
@@ -527,3 +278,4 @@ test('sync() of a directory handle succeeds, so a new entry can be made durable'
   await io.sync(folder);
   await io.sync(folder, { dataOnly: true });
 });
+
