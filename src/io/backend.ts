@@ -59,15 +59,21 @@ export type AllocateMode = 'extend' | 'keep-size' | 'punch-hole' | 'zero-range';
 /** An xattr target: an open handle's descriptor, or a path whose last component is not followed. */
 export type XattrTarget = { descriptor: Descriptor } | { path: string };
 
+/** How a backend learns of a cancel: the flag is free, the signal is made on first use. */
+export interface Cancellation {
+  readonly cancelRequested: boolean;
+  readonly cancelSignal: AbortSignal;
+}
+
 export interface Backend extends HandleReleaser {
   open(path: string, flags: OpenFlags, mode: number): Promise<Opened>;
   /** stdin, stdout or stderr of this process, borrowed. */
   standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Opened>;
 
-  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null>;
-  write(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null>;
+  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancel: Cancellation): Promise<number | null>;
+  write(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancel: Cancellation): Promise<number | null>;
   /** Resolves true when the descriptor may be ready, false when cancelled first. */
-  waitReady(descriptor: Descriptor, direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean>;
+  waitReady(descriptor: Descriptor, direction: ReadyDirection, cancel: Cancellation): Promise<boolean>;
   sync(descriptor: Descriptor, dataOnly: boolean): Promise<void>;
   stat(descriptor: Descriptor): Promise<FileStat>;
 

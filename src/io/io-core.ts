@@ -5,7 +5,7 @@
  */
 import { assert } from '../base/assert.js';
 import { holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
-import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
 import type { Lease } from './buffer-pool.js';
 import type { Descriptor } from './descriptor.js';
 import { Handle, acquireHandle, expectKind } from './handle.js';
@@ -218,10 +218,10 @@ export class IoCore implements Io {
     for (;;) {
       let transferred: number | null;
       try {
-        transferred = await this.#backend.read(descriptor, context.buffer, offset, length, position, context.cancelSignal);
+        transferred = await this.#backend.read(descriptor, context.buffer, offset, length, position, context.cancel);
       } catch (error) {
-        if (await this.#retryAfter(error, descriptor, 'read', context.cancelSignal)) continue;
-        if (context.cancelSignal.aborted && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: 0 };
+        if (await this.#retryAfter(error, descriptor, 'read', context.cancel)) continue;
+        if (context.cancel.cancelRequested && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: 0 };
         throw new OperationFailure(error as Error, 0);
       }
       if (transferred === null) return { status: 'cancelled', bytesTransferred: 0 };
@@ -234,14 +234,14 @@ export class IoCore implements Io {
     let done = 0;
     while (done < length) {
       // A cancel is honoured between steps: what was written stays written and is reported.
-      if (context.cancelSignal.aborted) return { status: 'cancelled', bytesTransferred: done };
+      if (context.cancel.cancelRequested) return { status: 'cancelled', bytesTransferred: done };
       let transferred: number | null;
       try {
         const at = position === null ? null : position + done;
-        transferred = await this.#backend.write(descriptor, context.buffer, offset + done, length - done, at, context.cancelSignal);
+        transferred = await this.#backend.write(descriptor, context.buffer, offset + done, length - done, at, context.cancel);
       } catch (error) {
-        if (await this.#retryAfter(error, descriptor, 'write', context.cancelSignal)) continue;
-        if (context.cancelSignal.aborted && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: done };
+        if (await this.#retryAfter(error, descriptor, 'write', context.cancel)) continue;
+        if (context.cancel.cancelRequested && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: done };
         throw new OperationFailure(error as Error, done);
       }
       if (transferred === null) return { status: 'cancelled', bytesTransferred: done };
@@ -255,10 +255,10 @@ export class IoCore implements Io {
   }
 
   /** EINTR: try again. EAGAIN: wait until ready (false when cancelled meanwhile). */
-  async #retryAfter(error: unknown, descriptor: Descriptor, direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean> {
+  async #retryAfter(error: unknown, descriptor: Descriptor, direction: ReadyDirection, cancel: Cancellation): Promise<boolean> {
     if (isErrorCode(error, 'EINTR')) return true;
     if (!isErrorCode(error, 'EAGAIN')) return false;
-    return this.#backend.waitReady(descriptor, direction, cancelSignal);
+    return this.#backend.waitReady(descriptor, direction, cancel);
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { assert } from '../base/assert.js';
 import { lendLease, returnLease, type Lease } from './buffer-pool.js';
+import type { Cancellation } from './backend.js';
 import type { HandleReference } from './handle.js';
 
 export type OperationKind = 'read' | 'write';
@@ -41,8 +42,35 @@ export class OperationFailure extends Error {
 /** Passed to the work function: the lent memory, and how to notice a cancel between steps. */
 export interface WorkContext {
   readonly buffer: Buffer;
-  /** Aborted when cancel() is called; only steps that hold no memory may stop on it. */
-  readonly cancelSignal: AbortSignal;
+  /** Only steps that hold no memory may stop on a cancel. */
+  readonly cancel: Cancellation;
+}
+
+/**
+ * The cancel state of one operation. Reads and writes almost never need an AbortSignal (only a
+ * wait for readiness does), and making one per operation costs microseconds, so it is made
+ * on first use; `cancelRequested` is a plain flag.
+ */
+class CancelState implements Cancellation {
+  #requested = false;
+  #controller: AbortController | null = null;
+
+  get cancelRequested(): boolean {
+    return this.#requested;
+  }
+
+  get cancelSignal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#requested) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  request(): void {
+    this.#requested = true;
+    this.#controller?.abort();
+  }
 }
 
 export type OperationState = 'queued' | 'running' | 'settled';
@@ -58,7 +86,7 @@ export class Operation {
   #reference: HandleReference;
   #buffer: Buffer;
   #work: (context: WorkContext) => Promise<WorkOutcome>;
-  #cancel = new AbortController();
+  #cancel = new CancelState();
   #settle!: (result: IoResult) => void;
   #queue: OperationQueue;
 
@@ -97,7 +125,7 @@ export class Operation {
   }
 
   get cancelRequested(): boolean {
-    return this.#cancel.signal.aborted;
+    return this.#cancel.cancelRequested;
   }
 
   /** Settles when the operation has really ended; see the file comment. */
@@ -107,8 +135,8 @@ export class Operation {
   }
 
   #requestCancel(): void {
-    if (this.#state === 'settled' || this.#cancel.signal.aborted) return;
-    this.#cancel.abort();
+    if (this.#state === 'settled' || this.#cancel.cancelRequested) return;
+    this.#cancel.request();
     if (this.#state === 'queued' && this.#queue.withdraw(this)) {
       this.#finish({ status: 'cancelled', lease: this.#lease, bytesTransferred: 0 });
     }
@@ -125,7 +153,7 @@ export class Operation {
     }
     let result: IoResult;
     try {
-      const outcome = await this.#work({ buffer: this.#buffer, cancelSignal: this.#cancel.signal });
+      const outcome = await this.#work({ buffer: this.#buffer, cancel: this.#cancel });
       result =
         outcome.status === 'completed'
           ? { status: 'completed', lease: this.#lease, bytesTransferred: outcome.bytesTransferred, cancelRequested: this.cancelRequested }

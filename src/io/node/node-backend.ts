@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/holdfast-error.js';
-import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import { kindFromStat, type AccessMode, type HandleModes } from '../handle-kind.js';
@@ -51,9 +51,9 @@ export class NodeBackend implements Backend {
     return this.#describe(fd, `<${name}>`);
   }
 
-  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancelSignal: AbortSignal): Promise<number | null> {
+  read(descriptor: Descriptor, buffer: Buffer, offset: number, length: number, position: number | null, cancel: Cancellation): Promise<number | null> {
     const stream = this.#streams.get(descriptor);
-    if (stream !== undefined) return stream.read(buffer, offset, length, cancelSignal);
+    if (stream !== undefined) return stream.read(buffer, offset, length, cancel.cancelSignal);
     return new Promise((resolve, reject) => {
       fs.read(descriptor.fd, buffer, offset, length, position, (error, count) => {
         if (error !== null) reject(fromNodeError(error, 'read', context('read', descriptor)));
@@ -75,14 +75,14 @@ export class NodeBackend implements Backend {
     });
   }
 
-  waitReady(descriptor: Descriptor, _direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean> {
+  waitReady(descriptor: Descriptor, _direction: ReadyDirection, cancel: Cancellation): Promise<boolean> {
     if (!this.#streams.has(descriptor)) {
       const modes = this.#modes.get(descriptor);
       if (modes === undefined) throw new Error(`no modes recorded for "${descriptor.path}"`);
       this.#streams.set(descriptor, EventLoopStream.open(descriptor, modes));
     }
     // The stream itself waits for readiness inside read() and write().
-    return Promise.resolve(!cancelSignal.aborted);
+    return Promise.resolve(!cancel.cancelRequested);
   }
 
   async sync(descriptor: Descriptor, dataOnly: boolean): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import type { Prng } from '../../base/prng.js';
 import { SystemCallError, errnoNumber, type ErrorContext } from '../../errors/holdfast-error.js';
-import type { AllocateMode, Backend, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import type { HandleModes } from '../handle-kind.js';
@@ -147,10 +147,11 @@ export class SimBackend implements Backend {
     }, () => !this.fileSystem.frozen);
   }
 
-  waitReady(descriptor: Descriptor, direction: ReadyDirection, cancelSignal: AbortSignal): Promise<boolean> {
+  waitReady(descriptor: Descriptor, direction: ReadyDirection, cancel: Cancellation): Promise<boolean> {
     // A pipe becomes ready when it has data (or its writer closed); a write side is always ready
     // again after a moment. A cancel ends the wait without touching any buffer.
-    if (cancelSignal.aborted) return Promise.resolve(false);
+    if (cancel.cancelRequested) return Promise.resolve(false);
+    const cancelSignal = cancel.cancelSignal;
     return new Promise((resolve) => {
       let done = false;
       const finish = (ready: boolean): void => {
