@@ -4,14 +4,14 @@
  * same code; backends only perform system calls.
  */
 import { assert } from '../base/assert.js';
-import { holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
+import { errnoNumber, holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
 import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
 import type { Lease } from './buffer-pool.js';
 import type { Descriptor } from './descriptor.js';
 import { Handle, acquireHandle, expectKind } from './handle.js';
 import { canRead, canWrite, type HandleKind } from './handle-kind.js';
 import type { Io, OpenOptions, TransferOptions, XattrSubject } from './io.js';
-import { Operation, OperationFailure, OperationQueue, type WorkContext, type WorkOutcome } from './operation.js';
+import { Operation, OperationFailure, OperationQueue, type OperationKind, type WorkContext, type WorkOutcome } from './operation.js';
 
 export interface IoCoreOptions {
   /** Reads and writes running at once; more wait in a queue where cancel withdraws them. */
@@ -48,58 +48,34 @@ export class IoCore implements Io {
   }
 
   read(handle: Handle, lease: Lease, options: TransferOptions = {}): Operation {
-    const operation = 'read';
-    const reference = acquireHandle(handle, operation);
-    try {
+    return this.#submit('read', handle, lease, options.signal, (descriptor) => {
       if (!canRead(handle.modes)) {
-        throw holdfastError('HOLDFAST_NOT_READABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
+        throw holdfastError('HOLDFAST_NOT_READABLE', { operation: 'read', path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
       }
-      rejectDirectory(handle, operation);
-      const position = checkPosition(handle, options, operation);
+      rejectDirectory(handle, 'read');
+      const position = checkPosition(handle, options, 'read');
       const offset = options.offsetBytes ?? 0;
       const length = options.lengthBytes ?? lease.sizeBytes - offset;
       checkRange(lease, offset, length);
-      return new Operation({
-        kind: 'read',
-        lease,
-        reference,
-        queue: this.#queue,
-        signal: options.signal,
-        work: (context) => this.#readWork(reference.descriptor, context, offset, length, position),
-      });
-    } catch (error) {
-      reference.release();
-      throw error;
-    }
+      return (context) => this.#readWork(descriptor, context, offset, length, position);
+    });
   }
 
   write(handle: Handle, lease: Lease, options: TransferOptions & { lengthBytes: number }): Operation {
-    const operation = 'write';
-    const reference = acquireHandle(handle, operation);
-    try {
+    return this.#submit('write', handle, lease, options.signal, (descriptor) => {
       if (!canWrite(handle.modes)) {
-        throw holdfastError('HOLDFAST_NOT_WRITABLE', { operation, path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
+        throw holdfastError('HOLDFAST_NOT_WRITABLE', { operation: 'write', path: handle.path }, `the handle was opened for ${handle.modes.access} only`);
       }
-      rejectDirectory(handle, operation);
-      const position = checkPosition(handle, options, operation);
+      rejectDirectory(handle, 'write');
+      const position = checkPosition(handle, options, 'write');
       if (position !== null && handle.modes.append) {
         // pwrite() on an O_APPEND descriptor appends on Linux, whatever the position says.
-        throw holdfastError('HOLDFAST_MODE_UNSUPPORTED', { operation, path: handle.path }, 'a positional write on an append-only handle would append');
+        throw holdfastError('HOLDFAST_MODE_UNSUPPORTED', { operation: 'write', path: handle.path }, 'a positional write on an append-only handle would append');
       }
       const offset = options.offsetBytes ?? 0;
       checkRange(lease, offset, options.lengthBytes);
-      return new Operation({
-        kind: 'write',
-        lease,
-        reference,
-        queue: this.#queue,
-        signal: options.signal,
-        work: (context) => this.#writeWork(reference.descriptor, context, offset, options.lengthBytes, position),
-      });
-    } catch (error) {
-      reference.release();
-      throw error;
-    }
+      return (context) => this.#writeWork(descriptor, context, offset, options.lengthBytes, position);
+    });
   }
 
   sync(handle: Handle, options: { dataOnly?: boolean } = {}): Promise<void> {
@@ -175,6 +151,22 @@ export class IoCore implements Io {
     return this.#usingKind(mountPoint, 'directory', 'thaw', (descriptor) => this.#backend.freeze(descriptor, false));
   }
 
+  /**
+   * Takes the handle reference first (a closed handle is refused before anything else), runs the
+   * mode checks in `prepare`, and only then lends the lease to a new Operation. A failed check
+   * gives the reference back and leaves the lease with its holder: no I/O has happened.
+   */
+  #submit(kind: OperationKind, handle: Handle, lease: Lease, signal: AbortSignal | undefined, prepare: (descriptor: Descriptor) => (context: WorkContext) => Promise<WorkOutcome>): Operation {
+    const reference = acquireHandle(handle, kind);
+    try {
+      const work = prepare(reference.descriptor);
+      return new Operation({ kind, lease, reference, queue: this.#queue, signal, work });
+    } catch (error) {
+      reference.release();
+      throw error;
+    }
+  }
+
   #handle(opened: Opened, ownership: 'owned' | 'borrowed'): Handle {
     return new Handle({ ...opened, path: opened.descriptor.path, ownership, releaser: this.#backend });
   }
@@ -247,7 +239,7 @@ export class IoCore implements Io {
       if (transferred === null) return { status: 'cancelled', bytesTransferred: done };
       assert(transferred >= 0 && transferred <= length - done, `backend wrote ${transferred} of ${length - done} bytes`);
       if (transferred === 0) {
-        throw new OperationFailure(new SystemCallError(5, 'write', { operation: 'write', path: descriptor.path }), done);
+        throw new OperationFailure(new SystemCallError(errnoNumber('EIO'), 'write', { operation: 'write', path: descriptor.path }), done);
       }
       done += transferred;
     }

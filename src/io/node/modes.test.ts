@@ -106,6 +106,8 @@ interface StdinReport {
   bytes: number;
   sha256: string;
   ticks: number;
+  cpuMs: number;
+  wallMs: number;
   stillNonBlocking: boolean;
 }
 
@@ -133,6 +135,9 @@ test('a non-blocking stdin pipe from a shell is read whole, without blocking the
   assert.equal(report.bytes, data.length);
   assert.equal(report.sha256, createHash('sha256').update(data).digest('hex'));
   assert.ok(report.ticks > 0, 'the event loop never turned while stdin was read');
+  // The producer pauses 300 ms: a reader that spins on EAGAIN burns CPU through the pause, one
+  // that waits on epoll does not. Load on the machine only widens the gap.
+  assert.ok(report.wallMs - report.cpuMs > 150, `the reader spun: ${report.cpuMs} ms of CPU in ${report.wallMs} ms`);
   assert.equal(report.stillNonBlocking, true, 'holdfast changed the mode of a description it only borrowed');
 });
 
