@@ -1,7 +1,8 @@
 /**
  * Occupies every thread of libuv's pool with an open() of a FIFO that has no writer, so that
- * later fs calls wait in libuv's queue. release() opens each FIFO's write end without blocking
- * (a reader waiting in open() counts as a reader), which lets the blocked opens finish.
+ * later fs calls wait in libuv's queue. release() opens each FIFO read-write, which never blocks
+ * and counts as a writer whether or not the pool thread has reached its open() yet (a
+ * non-blocking write-only open fails with ENXIO in that window), so the blocked opens finish.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,7 +27,7 @@ export function blockThreadPool(directory: string): ThreadPoolBlocker {
   return {
     release: () => {
       released ??= (async () => {
-        const writers = paths.map((path) => fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+        const writers = paths.map((path) => fs.openSync(path, fs.constants.O_RDWR));
         for (const fd of await Promise.all(opened)) fs.closeSync(fd);
         for (const fd of writers) fs.closeSync(fd);
       })();

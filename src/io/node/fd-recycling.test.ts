@@ -30,7 +30,10 @@ function makeFiles(directory: string): { victim: string; others: string[] } {
   return { victim, others };
 }
 
-test('raw fs.read and fs.write queued before closeSync reach the file that gets the recycled fd', async () => {
+/** A test that leaves the pool blocked would hang every later test: fail it instead. */
+const blockedPoolTimeout = { timeout: 60_000 };
+
+test('raw fs.read and fs.write queued before closeSync reach the file that gets the recycled fd', blockedPoolTimeout, async () => {
   using directory = temporaryDirectory();
   const { victim, others } = makeFiles(directory.path);
   const fd = fs.openSync(victim, 'r+');
@@ -58,7 +61,7 @@ test('raw fs.read and fs.write queued before closeSync reach the file that gets 
   assert.equal(damaged.length, 1, 'the raw write did not land in the file that got the recycled fd');
 });
 
-test('fd recycling: operations queued on a handle before close() never touch a file opened afterwards', async () => {
+test('fd recycling: operations queued on a handle before close() never touch a file opened afterwards', blockedPoolTimeout, async () => {
   using directory = temporaryDirectory();
   const { victim, others } = makeFiles(directory.path);
   const io = createNodeIo();
