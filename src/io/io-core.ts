@@ -212,7 +212,7 @@ export class IoCore implements Io {
       try {
         transferred = await this.#backend.read(descriptor, context.buffer, offset, length, position, context.cancel);
       } catch (error) {
-        if (await this.#retryAfter(error, descriptor, 'read', context.cancel)) continue;
+        if (await this.#retryAfter(error, descriptor, 'read', context.cancel, 0)) continue;
         if (context.cancel.cancelRequested && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: 0 };
         throw new OperationFailure(error as Error, 0);
       }
@@ -232,7 +232,7 @@ export class IoCore implements Io {
         const at = position === null ? null : position + done;
         transferred = await this.#backend.write(descriptor, context.buffer, offset + done, length - done, at, context.cancel);
       } catch (error) {
-        if (await this.#retryAfter(error, descriptor, 'write', context.cancel)) continue;
+        if (await this.#retryAfter(error, descriptor, 'write', context.cancel, done)) continue;
         if (context.cancel.cancelRequested && isErrorCode(error, 'EAGAIN')) return { status: 'cancelled', bytesTransferred: done };
         throw new OperationFailure(error as Error, done);
       }
@@ -246,11 +246,18 @@ export class IoCore implements Io {
     return { status: 'completed', bytesTransferred: done };
   }
 
-  /** EINTR: try again. EAGAIN: wait until ready (false when cancelled meanwhile). */
-  async #retryAfter(error: unknown, descriptor: Descriptor, direction: ReadyDirection, cancel: Cancellation): Promise<boolean> {
+  /**
+   * EINTR: try again. EAGAIN: wait until ready (false when cancelled meanwhile). A wait that
+   * fails is reported with the bytes already transferred, so a result never understates them.
+   */
+  async #retryAfter(error: unknown, descriptor: Descriptor, direction: ReadyDirection, cancel: Cancellation, bytesTransferred: number): Promise<boolean> {
     if (isErrorCode(error, 'EINTR')) return true;
     if (!isErrorCode(error, 'EAGAIN')) return false;
-    return this.#backend.waitReady(descriptor, direction, cancel);
+    try {
+      return await this.#backend.waitReady(descriptor, direction, cancel);
+    } catch (waitError) {
+      throw new OperationFailure(waitError as Error, bytesTransferred);
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
+import { assert } from '../../base/assert.js';
 import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/holdfast-error.js';
 import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
@@ -78,7 +79,7 @@ export class NodeBackend implements Backend {
   waitReady(descriptor: Descriptor, _direction: ReadyDirection, cancel: Cancellation): Promise<boolean> {
     if (!this.#streams.has(descriptor)) {
       const modes = this.#modes.get(descriptor);
-      if (modes === undefined) throw new Error(`no modes recorded for "${descriptor.path}"`);
+      assert(modes !== undefined, `no modes recorded for "${descriptor.path}"`);
       this.#streams.set(descriptor, EventLoopStream.open(descriptor, modes));
     }
     // The stream itself waits for readiness inside read() and write().
