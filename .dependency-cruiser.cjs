@@ -9,7 +9,7 @@ const layers = {
   blockdev: ['format', 'io', 'pool', 'trace', 'errors', 'base'],
   streams: ['format', 'io', 'source', 'trace', 'errors', 'base'],
   repo: ['format', 'io', 'pool', 'trace', 'errors', 'base'],
-  source: ['io', 'trace', 'errors', 'base'],
+  source: ['format', 'io', 'trace', 'errors', 'base'],
   pool: ['io', 'trace', 'errors', 'base'],
   format: ['errors', 'base'],
   io: ['trace', 'errors', 'base'],

@@ -16,7 +16,19 @@ export type HoldfastErrorCode =
   | 'HOLDFAST_NOT_WRITABLE'
   | 'HOLDFAST_MODE_UNSUPPORTED'
   | 'HOLDFAST_LEASE_STATE'
-  | 'HOLDFAST_ABORTED';
+  | 'HOLDFAST_ABORTED'
+  /** Input (a stream, an archive) is not well formed: bad magic, checksum, field or order. */
+  | 'HOLDFAST_FORMAT_INVALID'
+  /** Input ended in the middle of an entry or before its end marker. */
+  | 'HOLDFAST_FORMAT_TRUNCATED'
+  /** A stream of a version this reader does not know. */
+  | 'HOLDFAST_FORMAT_VERSION'
+  /** Input exceeds a limit on a size or count (a header, a name, a record, a map). */
+  | 'HOLDFAST_LIMIT_EXCEEDED'
+  /** An entry would create, change or follow something outside the target directory. */
+  | 'HOLDFAST_UNSAFE_PATH'
+  /** Data did not match the byte count its header promised. */
+  | 'HOLDFAST_SIZE_MISMATCH';
 
 export interface ErrorContext {
   operation: string;

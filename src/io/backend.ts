@@ -14,6 +14,7 @@
  * - read() and write() may throw EAGAIN (a non-blocking descriptor); IoCore then awaits
  *   waitReady() and tries again.
  */
+import type { FilePath } from '../base/file-path.js';
 import type { Descriptor } from './descriptor.js';
 import type { AccessMode, HandleKind, HandleModes } from './handle-kind.js';
 import type { HandleReleaser } from './handle.js';
@@ -50,14 +51,20 @@ export interface FileStat {
   atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /** The device a character or block special file stands for (st_rdev); 0 otherwise. */
+  deviceMajor: number;
+  deviceMinor: number;
 }
+
+/** The kinds of special file mknod() makes. */
+export type NodeKind = 'fifo' | 'socket' | 'char-device' | 'block-device';
 
 export type ReadyDirection = 'read' | 'write';
 
 export type AllocateMode = 'extend' | 'keep-size' | 'punch-hole' | 'zero-range';
 
 /** An xattr target: an open handle's descriptor, or a path whose last component is not followed. */
-export type XattrTarget = { descriptor: Descriptor } | { path: string };
+export type XattrTarget = { descriptor: Descriptor } | { path: FilePath };
 
 /** How a backend learns of a cancel: the flag is free, the signal is made on first use. */
 export interface Cancellation {
@@ -66,7 +73,7 @@ export interface Cancellation {
 }
 
 export interface Backend extends HandleReleaser {
-  open(path: string, flags: OpenFlags, mode: number): Promise<Opened>;
+  open(path: FilePath, flags: OpenFlags, mode: number): Promise<Opened>;
   /** stdin, stdout or stderr of this process, borrowed. */
   standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Opened>;
 
@@ -77,10 +84,27 @@ export interface Backend extends HandleReleaser {
   sync(descriptor: Descriptor, dataOnly: boolean): Promise<void>;
   stat(descriptor: Descriptor): Promise<FileStat>;
 
-  rename(source: string, target: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  makeDirectory(path: string, mode: number): Promise<void>;
-  readDirectory(path: string): Promise<string[]>;
+  rename(source: FilePath, target: FilePath): Promise<void>;
+  unlink(path: FilePath): Promise<void>;
+  makeDirectory(path: FilePath, mode: number): Promise<void>;
+  removeDirectory(path: FilePath): Promise<void>;
+  /** The names in a directory, as bytes, without "." and "..", in the order the file system gives. */
+  readDirectory(path: FilePath): Promise<Buffer[]>;
+
+  /** stat without following a final symlink. */
+  lstat(path: FilePath): Promise<FileStat>;
+  readLink(path: FilePath): Promise<Buffer>;
+  makeSymlink(target: FilePath, path: FilePath): Promise<void>;
+  /** link(): a new name for `existing`; a final symlink in `existing` is not followed. */
+  makeHardLink(existing: FilePath, path: FilePath): Promise<void>;
+  makeNode(path: FilePath, kind: NodeKind, mode: number, deviceMajor: number, deviceMinor: number): Promise<void>;
+  /** lchown: never follows a final symlink. */
+  setOwner(path: FilePath, uid: number, gid: number): Promise<void>;
+  /** chmod of the permission and special bits; follows a symlink, so never call it on one. */
+  setMode(path: FilePath, mode: number): Promise<void>;
+  /** utimensat with AT_SYMLINK_NOFOLLOW: nanosecond times, before 1970 too. */
+  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+  truncate(descriptor: Descriptor, sizeBytes: number): Promise<void>;
 
   listXattrs(target: XattrTarget): Promise<string[]>;
   /** null when the attribute does not exist (ENODATA). */

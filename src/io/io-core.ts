@@ -5,7 +5,8 @@
  */
 import { assert } from '../base/assert.js';
 import { errnoNumber, holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
+import type { FilePath } from '../base/file-path.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
 import type { Lease } from './buffer-pool.js';
 import type { Descriptor } from './descriptor.js';
 import { Handle, acquireHandle, expectKind } from './handle.js';
@@ -29,16 +30,16 @@ export class IoCore implements Io {
     this.#queue = new OperationQueue(options.operationsInFlightMax ?? operationsInFlightMaxDefault);
   }
 
-  async open(path: string, options: OpenOptions = {}): Promise<Handle> {
+  async open(path: FilePath, options: OpenOptions = {}): Promise<Handle> {
     return this.#handle(await this.#backend.open(path, openFlags(options, false), options.mode ?? 0o666), 'owned');
   }
 
-  async openFile(path: string, options: OpenOptions = {}): Promise<Handle<'file'>> {
+  async openFile(path: FilePath, options: OpenOptions = {}): Promise<Handle<'file'>> {
     const handle = await this.open(path, options);
     return this.#narrow(handle, 'file', 'open file');
   }
 
-  async openDirectory(path: string): Promise<Handle<'directory'>> {
+  async openDirectory(path: FilePath): Promise<Handle<'directory'>> {
     const opened = await this.#backend.open(path, openFlags({}, true), 0);
     return this.#narrow(this.#handle(opened, 'owned'), 'directory', 'open directory');
   }
@@ -86,20 +87,63 @@ export class IoCore implements Io {
     return this.#using(handle, 'stat', (descriptor) => this.#backend.stat(descriptor));
   }
 
-  rename(source: string, target: string): Promise<void> {
+  rename(source: FilePath, target: FilePath): Promise<void> {
     return this.#backend.rename(source, target);
   }
 
-  unlink(path: string): Promise<void> {
+  unlink(path: FilePath): Promise<void> {
     return this.#backend.unlink(path);
   }
 
-  makeDirectory(path: string, options: { mode?: number } = {}): Promise<void> {
+  makeDirectory(path: FilePath, options: { mode?: number } = {}): Promise<void> {
     return this.#backend.makeDirectory(path, options.mode ?? 0o777);
   }
 
-  readDirectory(path: string): Promise<string[]> {
+  removeDirectory(path: FilePath): Promise<void> {
+    return this.#backend.removeDirectory(path);
+  }
+
+  readDirectory(path: FilePath): Promise<Buffer[]> {
     return this.#backend.readDirectory(path);
+  }
+
+  lstat(path: FilePath): Promise<FileStat> {
+    return this.#backend.lstat(path);
+  }
+
+  readLink(path: FilePath): Promise<Buffer> {
+    return this.#backend.readLink(path);
+  }
+
+  makeSymlink(target: FilePath, path: FilePath): Promise<void> {
+    return this.#backend.makeSymlink(target, path);
+  }
+
+  makeHardLink(existing: FilePath, path: FilePath): Promise<void> {
+    return this.#backend.makeHardLink(existing, path);
+  }
+
+  makeNode(path: FilePath, kind: NodeKind, options: { mode: number; deviceMajor?: number; deviceMinor?: number }): Promise<void> {
+    return this.#backend.makeNode(path, kind, options.mode, options.deviceMajor ?? 0, options.deviceMinor ?? 0);
+  }
+
+  setOwner(path: FilePath, uid: number, gid: number): Promise<void> {
+    return this.#backend.setOwner(path, uid, gid);
+  }
+
+  setMode(path: FilePath, mode: number): Promise<void> {
+    return this.#backend.setMode(path, mode);
+  }
+
+  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+    return this.#backend.setTimes(path, atimeNs, mtimeNs);
+  }
+
+  truncate(handle: Handle<'file'>, sizeBytes: number): Promise<void> {
+    if (!canWrite(handle.modes)) {
+      return Promise.reject(holdfastError('HOLDFAST_NOT_WRITABLE', { operation: 'truncate', path: handle.path }, `the handle was opened for ${handle.modes.access} only`));
+    }
+    return this.#usingKind(handle, 'file', 'truncate', (descriptor) => this.#backend.truncate(descriptor, sizeBytes));
   }
 
   listXattrs(subject: XattrSubject): Promise<string[]> {
@@ -202,7 +246,7 @@ export class IoCore implements Io {
   }
 
   #xattr<T>(subject: XattrSubject, operation: string, call: (target: XattrTarget) => Promise<T>): Promise<T> {
-    if (typeof subject === 'string') return call({ path: subject });
+    if (typeof subject === 'string' || Buffer.isBuffer(subject)) return call({ path: subject });
     return this.#using(subject, operation, (descriptor) => call({ descriptor }));
   }
 

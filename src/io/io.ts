@@ -7,7 +7,8 @@
  * synchronously, before any I/O (rule O4).
  */
 import type { Lease } from './buffer-pool.js';
-import type { AllocateMode, FileStat } from './backend.js';
+import type { FilePath } from '../base/file-path.js';
+import type { AllocateMode, FileStat, NodeKind } from './backend.js';
 import type { Handle } from './handle.js';
 import type { AccessMode } from './handle-kind.js';
 import type { Operation } from './operation.js';
@@ -37,14 +38,14 @@ export interface TransferOptions {
   signal?: AbortSignal;
 }
 
-export type XattrSubject = Handle<'file'> | Handle<'directory'> | string;
+export type XattrSubject = Handle<'file'> | Handle<'directory'> | FilePath;
 
 export interface Io {
   /** Any kind of file; the kind comes from fstat. */
-  open(path: string, options?: OpenOptions): Promise<Handle>;
+  open(path: FilePath, options?: OpenOptions): Promise<Handle>;
   /** A regular file; anything else fails with HOLDFAST_HANDLE_KIND before any I/O. */
-  openFile(path: string, options?: OpenOptions): Promise<Handle<'file'>>;
-  openDirectory(path: string): Promise<Handle<'directory'>>;
+  openFile(path: FilePath, options?: OpenOptions): Promise<Handle<'file'>>;
+  openDirectory(path: FilePath): Promise<Handle<'directory'>>;
   /** This process's stdin, stdout or stderr, borrowed: close() detaches, never closes it. */
   standardStream(name: 'stdin' | 'stdout' | 'stderr'): Promise<Handle>;
 
@@ -57,10 +58,26 @@ export interface Io {
   sync(handle: Handle, options?: { dataOnly?: boolean }): Promise<void>;
   stat(handle: Handle): Promise<FileStat>;
 
-  rename(source: string, target: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  makeDirectory(path: string, options?: { mode?: number }): Promise<void>;
-  readDirectory(path: string): Promise<string[]>;
+  rename(source: FilePath, target: FilePath): Promise<void>;
+  unlink(path: FilePath): Promise<void>;
+  makeDirectory(path: FilePath, options?: { mode?: number }): Promise<void>;
+  removeDirectory(path: FilePath): Promise<void>;
+  /** Names as bytes (a name need not be UTF-8), without "." and "..". */
+  readDirectory(path: FilePath): Promise<Buffer[]>;
+
+  /** The metadata of a path; a final symlink is described, not followed. */
+  lstat(path: FilePath): Promise<FileStat>;
+  readLink(path: FilePath): Promise<Buffer>;
+  makeSymlink(target: FilePath, path: FilePath): Promise<void>;
+  makeHardLink(existing: FilePath, path: FilePath): Promise<void>;
+  makeNode(path: FilePath, kind: NodeKind, options: { mode: number; deviceMajor?: number; deviceMinor?: number }): Promise<void>;
+  /** lchown: a final symlink's own owner is set. */
+  setOwner(path: FilePath, uid: number, gid: number): Promise<void>;
+  /** chmod, which follows symlinks: callers check the path is not one (symlinks have no mode). */
+  setMode(path: FilePath, mode: number): Promise<void>;
+  /** Nanosecond atime and mtime of a path, a final symlink's own. */
+  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+  truncate(handle: Handle<'file'>, sizeBytes: number): Promise<void>;
 
   /** Extended attributes of an open handle, or of a path without following a final symlink. */
   listXattrs(subject: XattrSubject): Promise<string[]>;

@@ -32,6 +32,51 @@ const fallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int
 // Declared with a fixed third argument, not as variadic: koffi cannot call variadic functions
 // asynchronously, and every request used here takes one int-sized argument.
 const ioctl = libc.func('int ioctl(int fd, unsigned long request, intptr_t argument)');
+const utimensat = libc.func('int utimensat(int directoryFd, const char *path, const void *times, int flags)');
+const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t device)');
+
+/** AT_FDCWD and AT_SYMLINK_NOFOLLOW of Linux. */
+const atCurrentDirectory = -100;
+const atSymlinkNoFollow = 0x100;
+export const fileTypeBits = { fifo: 0o010000, 'char-device': 0o020000, 'block-device': 0o060000, socket: 0o140000 } as const;
+const nanosecondsPerSecond = 1_000_000_000n;
+
+/** A path as C wants it: a NUL-terminated string, or bytes with a NUL added. */
+type CPath = string | Buffer;
+function cPath(path: CPath): CPath {
+  return typeof path === 'string' ? path : Buffer.concat([path, Buffer.alloc(1)]);
+}
+
+/** struct timespec[2] for utimensat; floor division keeps tv_nsec in [0, 1e9) before 1970. */
+function timespecPair(atimeNs: bigint, mtimeNs: bigint): Buffer {
+  const times = Buffer.alloc(32);
+  for (const [index, timeNs] of [atimeNs, mtimeNs].entries()) {
+    let seconds = timeNs / nanosecondsPerSecond;
+    let nanoseconds = timeNs % nanosecondsPerSecond;
+    if (nanoseconds < 0n) {
+      seconds -= 1n;
+      nanoseconds += nanosecondsPerSecond;
+    }
+    times.writeBigInt64LE(seconds, index * 16);
+    times.writeBigInt64LE(nanoseconds, index * 16 + 8);
+  }
+  return times;
+}
+
+/** makedev() of glibc. */
+export function makeDevice(major: number, minor: number): bigint {
+  const majorBig = BigInt(major);
+  const minorBig = BigInt(minor);
+  return (minorBig & 0xffn) | ((majorBig & 0xfffn) << 8n) | ((minorBig & ~0xffn) << 12n) | ((majorBig & ~0xfffn) << 32n);
+}
+
+/** major() and minor() of glibc. */
+export function splitDevice(device: bigint): { major: number; minor: number } {
+  return {
+    major: Number(((device >> 8n) & 0xfffn) | ((device >> 32n) & ~0xfffn)),
+    minor: Number((device & 0xffn) | ((device >> 12n) & ~0xffn)),
+  };
+}
 
 /** The result of a call and the errno it left (meaningful only when result < 0). */
 export interface CallResult {
@@ -68,16 +113,19 @@ export const sync = {
 
 export const blocking = {
   seek: (fd: number, offset: number, whence: number): Promise<CallResult> => callAsync(lseek, [fd, offset, whence]),
-  getXattr: (target: number | string, name: string, value: Buffer): Promise<CallResult> =>
-    typeof target === 'number' ? callAsync(fgetxattr, [target, name, value, value.length]) : callAsync(lgetxattr, [target, name, value, value.length]),
-  listXattrs: (target: number | string, list: Buffer): Promise<CallResult> =>
-    typeof target === 'number' ? callAsync(flistxattr, [target, list, list.length]) : callAsync(llistxattr, [target, list, list.length]),
-  setXattr: (target: number | string, name: string, value: Uint8Array): Promise<CallResult> =>
+  getXattr: (target: number | CPath, name: string, value: Buffer): Promise<CallResult> =>
+    typeof target === 'number' ? callAsync(fgetxattr, [target, name, value, value.length]) : callAsync(lgetxattr, [cPath(target), name, value, value.length]),
+  listXattrs: (target: number | CPath, list: Buffer): Promise<CallResult> =>
+    typeof target === 'number' ? callAsync(flistxattr, [target, list, list.length]) : callAsync(llistxattr, [cPath(target), list, list.length]),
+  setXattr: (target: number | CPath, name: string, value: Uint8Array): Promise<CallResult> =>
     typeof target === 'number'
       ? callAsync(fsetxattr, [target, name, value, value.length, 0])
-      : callAsync(lsetxattr, [target, name, value, value.length, 0]),
-  removeXattr: (target: number | string, name: string): Promise<CallResult> =>
-    typeof target === 'number' ? callAsync(fremovexattr, [target, name]) : callAsync(lremovexattr, [target, name]),
+      : callAsync(lsetxattr, [cPath(target), name, value, value.length, 0]),
+  removeXattr: (target: number | CPath, name: string): Promise<CallResult> =>
+    typeof target === 'number' ? callAsync(fremovexattr, [target, name]) : callAsync(lremovexattr, [cPath(target), name]),
+  setTimes: (path: CPath, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> =>
+    callAsync(utimensat, [atCurrentDirectory, cPath(path), timespecPair(atimeNs, mtimeNs), atSymlinkNoFollow]),
+  makeNode: (path: CPath, mode: number, device: bigint): Promise<CallResult> => callAsync(mknod, [cPath(path), mode, device]),
   allocate: (fd: number, mode: number, offset: number, length: number): Promise<CallResult> => callAsync(fallocate, [fd, mode, offset, length]),
   ioctl: (fd: number, request: number, argument: number): Promise<CallResult> => callAsync(ioctl, [fd, request, argument]),
 };

@@ -11,13 +11,14 @@ import * as fs from 'node:fs';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { assert } from '../../base/assert.js';
+import { displayPath, type FilePath } from '../../base/file-path.js';
 import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/holdfast-error.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import { kindFromStat, type AccessMode, type HandleModes } from '../handle-kind.js';
 import { EventLoopStream } from './event-loop-stream.js';
-import { blocking, fallocateMode, ioctlRequest, openFlagBits, seekWhence, sync, xattrBytesMax, type CallResult } from './libc.js';
+import { blocking, fallocateMode, fileTypeBits, ioctlRequest, makeDevice, openFlagBits, seekWhence, splitDevice, sync, xattrBytesMax, type CallResult } from './libc.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -32,15 +33,15 @@ export class NodeBackend implements Backend {
   readonly #modes = new WeakMap<Descriptor, HandleModes>();
   readonly #streams = new Map<Descriptor, EventLoopStream>();
 
-  async open(path: string, flags: OpenFlags, mode: number): Promise<Opened> {
+  async open(path: FilePath, flags: OpenFlags, mode: number): Promise<Opened> {
     let fd: number;
     try {
       fd = await openAsync(path, nodeOpenFlags(flags), mode);
     } catch (error) {
-      throw fromNodeError(error, 'open', { operation: 'open', path });
+      throw fromNodeError(error, 'open', { operation: 'open', path: displayPath(path) });
     }
     try {
-      return await this.#describe(fd, path);
+      return await this.#describe(fd, displayPath(path));
     } catch (error) {
       fs.closeSync(fd);
       throw error;
@@ -101,20 +102,45 @@ export class NodeBackend implements Backend {
     } catch (error) {
       throw fromNodeError(error, 'fstat', context('stat', descriptor));
     }
-    return {
-      kind: kindFromStat(stat, isatty(descriptor.fd)),
-      sizeBytes: Number(stat.size),
-      mode: Number(stat.mode & 0o7777n),
-      uid: Number(stat.uid),
-      gid: Number(stat.gid),
-      device: stat.dev,
-      inode: stat.ino,
-      linkCount: Number(stat.nlink),
-      blocks: Number(stat.blocks),
-      atimeNs: stat.atimeNs,
-      mtimeNs: stat.mtimeNs,
-      ctimeNs: stat.ctimeNs,
-    };
+    return fileStat(stat, isatty(descriptor.fd));
+  }
+
+  async lstat(path: FilePath): Promise<FileStat> {
+    const stat = await pathCall(() => fs.promises.lstat(path, { bigint: true }), 'lstat', pathContext('stat', path));
+    return fileStat(stat, false);
+  }
+
+  readLink(path: FilePath): Promise<Buffer> {
+    return pathCall(() => fs.promises.readlink(path, { encoding: 'buffer' }), 'readlink', pathContext('read link', path));
+  }
+
+  async makeSymlink(target: FilePath, path: FilePath): Promise<void> {
+    await pathCall(() => fs.promises.symlink(target, path), 'symlink', pathContext('make symlink', path));
+  }
+
+  async makeHardLink(existing: FilePath, path: FilePath): Promise<void> {
+    await pathCall(() => fs.promises.link(existing, path), 'link', pathContext(`link "${displayPath(existing)}" as`, path));
+  }
+
+  async makeNode(path: FilePath, kind: NodeKind, mode: number, deviceMajor: number, deviceMinor: number): Promise<void> {
+    const call = await blocking.makeNode(path, fileTypeBits[kind] | (mode & 0o7777), makeDevice(deviceMajor, deviceMinor));
+    check(call, 'mknod', pathContext(`make ${kind}`, path));
+  }
+
+  async setOwner(path: FilePath, uid: number, gid: number): Promise<void> {
+    await pathCall(() => fs.promises.lchown(path, uid, gid), 'lchown', pathContext('set owner of', path));
+  }
+
+  async setMode(path: FilePath, mode: number): Promise<void> {
+    await pathCall(() => fs.promises.chmod(path, mode), 'chmod', pathContext('set mode of', path));
+  }
+
+  async setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+    check(await blocking.setTimes(path, atimeNs, mtimeNs), 'utimensat', pathContext('set times of', path));
+  }
+
+  async truncate(descriptor: Descriptor, sizeBytes: number): Promise<void> {
+    await pathCall(() => promisify(fs.ftruncate)(descriptor.fd, sizeBytes), 'ftruncate', context('truncate', descriptor));
   }
 
   async release(descriptor: Descriptor, ownership: Ownership): Promise<void> {
@@ -147,20 +173,24 @@ export class NodeBackend implements Backend {
     }
   }
 
-  async rename(source: string, target: string): Promise<void> {
-    await pathCall(() => fs.promises.rename(source, target), 'rename', { operation: 'rename', path: source });
+  async rename(source: FilePath, target: FilePath): Promise<void> {
+    await pathCall(() => fs.promises.rename(source, target), 'rename', pathContext('rename', source));
   }
 
-  async unlink(path: string): Promise<void> {
-    await pathCall(() => fs.promises.unlink(path), 'unlink', { operation: 'unlink', path });
+  async unlink(path: FilePath): Promise<void> {
+    await pathCall(() => fs.promises.unlink(path), 'unlink', pathContext('unlink', path));
   }
 
-  async makeDirectory(path: string, mode: number): Promise<void> {
-    await pathCall(() => fs.promises.mkdir(path, { mode }), 'mkdir', { operation: 'make directory', path });
+  async makeDirectory(path: FilePath, mode: number): Promise<void> {
+    await pathCall(() => fs.promises.mkdir(path, { mode }), 'mkdir', pathContext('make directory', path));
   }
 
-  readDirectory(path: string): Promise<string[]> {
-    return pathCall(() => fs.promises.readdir(path), 'readdir', { operation: 'read directory', path });
+  async removeDirectory(path: FilePath): Promise<void> {
+    await pathCall(() => fs.promises.rmdir(path), 'rmdir', pathContext('remove directory', path));
+  }
+
+  readDirectory(path: FilePath): Promise<Buffer[]> {
+    return pathCall(() => fs.promises.readdir(path, { encoding: 'buffer' }), 'readdir', pathContext('read directory', path));
   }
 
   async listXattrs(target: XattrTarget): Promise<string[]> {
@@ -249,12 +279,36 @@ function context(operation: string, descriptor: Descriptor): ErrorContext {
   return { operation, path: descriptor.path };
 }
 
-function xattrSubject(target: XattrTarget): number | string {
+function pathContext(operation: string, path: FilePath): ErrorContext {
+  return { operation, path: displayPath(path) };
+}
+
+function xattrSubject(target: XattrTarget): number | FilePath {
   return 'descriptor' in target ? target.descriptor.fd : target.path;
 }
 
 function xattrContext(operation: string, target: XattrTarget): ErrorContext {
-  return { operation, path: 'descriptor' in target ? target.descriptor.path : target.path };
+  return { operation, path: 'descriptor' in target ? target.descriptor.path : displayPath(target.path) };
+}
+
+function fileStat(stat: fs.BigIntStats, isTerminal: boolean): FileStat {
+  const device = splitDevice(stat.rdev);
+  return {
+    kind: kindFromStat(stat, isTerminal),
+    sizeBytes: Number(stat.size),
+    mode: Number(stat.mode & 0o7777n),
+    uid: Number(stat.uid),
+    gid: Number(stat.gid),
+    device: stat.dev,
+    inode: stat.ino,
+    linkCount: Number(stat.nlink),
+    blocks: Number(stat.blocks),
+    atimeNs: stat.atimeNs,
+    mtimeNs: stat.mtimeNs,
+    ctimeNs: stat.ctimeNs,
+    deviceMajor: device.major,
+    deviceMinor: device.minor,
+  };
 }
 
 function check(call: CallResult, syscall: string, errorContext: ErrorContext): number {

@@ -10,7 +10,8 @@
  */
 import type { Prng } from '../../base/prng.js';
 import { SystemCallError, errnoNumber, type ErrorContext } from '../../errors/holdfast-error.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import { displayPath, type FilePath } from '../../base/file-path.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import type { HandleModes } from '../handle-kind.js';
@@ -72,7 +73,8 @@ export class SimBackend implements Backend {
     return [...this.#table.keys()].sort((a, b) => a - b);
   }
 
-  open(path: string, flags: OpenFlags, _mode: number): Promise<Opened> {
+  open(filePath: FilePath, flags: OpenFlags, _mode: number): Promise<Opened> {
+    const path = displayPath(filePath);
     return this.#call(`open ${path}`, () => {
       const context = { operation: 'open', path };
       let inode = this.fileSystem.lookup(path);
@@ -183,8 +185,76 @@ export class SimBackend implements Backend {
   }
 
   stat(descriptor: Descriptor): Promise<FileStat> {
-    return this.#call(`stat ${descriptor.path}`, () => {
-      const { inode } = this.#check(descriptor, 'stat');
+    return this.#call(`stat ${descriptor.path}`, () => this.#statOf(this.#check(descriptor, 'stat').inode));
+  }
+
+  lstat(filePath: FilePath): Promise<FileStat> {
+    const path = displayPath(filePath);
+    return this.#call(`lstat ${path}`, () => {
+      const inode = this.fileSystem.lookup(path);
+      if (inode === undefined) throw fail('ENOENT', 'lstat', { operation: 'stat', path });
+      return this.#statOf(inode);
+    });
+  }
+
+  // The simulator models files, directories and pipes; links, special files, owners and times
+  // are the real machine's business (tests of them run there), so these calls say ENOTSUP.
+  readLink(path: FilePath): Promise<Buffer> {
+    return this.#unsupported('readlink', path);
+  }
+
+  makeSymlink(_target: FilePath, path: FilePath): Promise<void> {
+    return this.#unsupported('symlink', path);
+  }
+
+  makeHardLink(_existing: FilePath, path: FilePath): Promise<void> {
+    return this.#unsupported('link', path);
+  }
+
+  makeNode(path: FilePath, _kind: NodeKind, _mode: number, _major: number, _minor: number): Promise<void> {
+    return this.#unsupported('mknod', path);
+  }
+
+  setOwner(path: FilePath, _uid: number, _gid: number): Promise<void> {
+    return this.#unsupported('lchown', path);
+  }
+
+  setMode(path: FilePath, _mode: number): Promise<void> {
+    return this.#unsupported('chmod', path);
+  }
+
+  setTimes(path: FilePath, _atimeNs: bigint, _mtimeNs: bigint): Promise<void> {
+    return this.#unsupported('utimensat', path);
+  }
+
+  truncate(descriptor: Descriptor, sizeBytes: number): Promise<void> {
+    return this.#call(`truncate ${descriptor.path}`, () => {
+      const open = this.#check(descriptor, 'truncate');
+      const data = Buffer.alloc(sizeBytes);
+      open.inode.data.copy(data, 0, 0, Math.min(sizeBytes, open.inode.data.length));
+      open.inode.data = data;
+    });
+  }
+
+  removeDirectory(filePath: FilePath): Promise<void> {
+    const path = displayPath(filePath);
+    return this.#call(`rmdir ${path}`, () => {
+      const context = { operation: 'remove directory', path };
+      const inode = this.fileSystem.lookup(path);
+      if (inode === undefined) throw fail('ENOENT', 'rmdir', context);
+      if (inode.kind !== 'directory') throw fail('ENOTDIR', 'rmdir', context);
+      if (this.fileSystem.list(path).length > 0) throw fail('EEXIST', 'rmdir', context);
+      this.fileSystem.unlink(path);
+    });
+  }
+
+  #unsupported<T>(syscall: string, path: FilePath): Promise<T> {
+    return this.#call(`${syscall} ${displayPath(path)}`, () => {
+      throw new SystemCallError(errnoNumber('ENOTSUP'), syscall, { operation: syscall, path: displayPath(path) });
+    });
+  }
+
+  #statOf(inode: SimInode): FileStat {
       return {
         kind: inode.kind,
         sizeBytes: inode.data.length,
@@ -198,8 +268,9 @@ export class SimBackend implements Backend {
         atimeNs: inode.mtimeNs,
         mtimeNs: inode.mtimeNs,
         ctimeNs: inode.mtimeNs,
+        deviceMajor: 0,
+        deviceMinor: 0,
       };
-    });
   }
 
   release(descriptor: Descriptor, _ownership: Ownership): Promise<void> {
@@ -214,7 +285,9 @@ export class SimBackend implements Backend {
     this.#remove(descriptor);
   }
 
-  rename(source: string, target: string): Promise<void> {
+  rename(sourcePath: FilePath, targetPath: FilePath): Promise<void> {
+    const source = displayPath(sourcePath);
+    const target = displayPath(targetPath);
     return this.#call(`rename ${source}`, () => {
       if (this.fileSystem.lookup(source) === undefined) throw fail('ENOENT', 'rename', { operation: 'rename', path: source });
       if (!this.fileSystem.parentIsDirectory(target)) throw fail('ENOENT', 'rename', { operation: 'rename', path: target });
@@ -222,7 +295,8 @@ export class SimBackend implements Backend {
     });
   }
 
-  unlink(path: string): Promise<void> {
+  unlink(filePath: FilePath): Promise<void> {
+    const path = displayPath(filePath);
     return this.#call(`unlink ${path}`, () => {
       const inode = this.fileSystem.lookup(path);
       if (inode === undefined) throw fail('ENOENT', 'unlink', { operation: 'unlink', path });
@@ -231,7 +305,8 @@ export class SimBackend implements Backend {
     });
   }
 
-  makeDirectory(path: string): Promise<void> {
+  makeDirectory(filePath: FilePath): Promise<void> {
+    const path = displayPath(filePath);
     return this.#call(`mkdir ${path}`, () => {
       const context = { operation: 'make directory', path };
       if (this.fileSystem.lookup(path) !== undefined) throw fail('EEXIST', 'mkdir', context);
@@ -240,10 +315,11 @@ export class SimBackend implements Backend {
     });
   }
 
-  readDirectory(path: string): Promise<string[]> {
+  readDirectory(filePath: FilePath): Promise<Buffer[]> {
+    const path = displayPath(filePath);
     return this.#call(`readdir ${path}`, () => {
       if (this.fileSystem.lookup(path)?.kind !== 'directory') throw fail('ENOTDIR', 'readdir', { operation: 'read directory', path });
-      return this.fileSystem.list(path);
+      return this.fileSystem.list(path).map((name) => Buffer.from(name));
     });
   }
 
@@ -370,8 +446,8 @@ export class SimBackend implements Backend {
 
   #xattrInode(target: XattrTarget, operation: string): SimInode {
     if ('descriptor' in target) return this.#check(target.descriptor, operation).inode;
-    const inode = this.fileSystem.lookup(normalize(target.path));
-    if (inode === undefined) throw fail('ENOENT', 'lgetxattr', { operation, path: target.path });
+    const inode = this.fileSystem.lookup(normalize(displayPath(target.path)));
+    if (inode === undefined) throw fail('ENOENT', 'lgetxattr', { operation, path: displayPath(target.path) });
     return inode;
   }
 }
@@ -381,5 +457,5 @@ function fail(name: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EIO' | 'ENOSPC
 }
 
 function xattrPath(target: XattrTarget): string {
-  return 'descriptor' in target ? target.descriptor.path : target.path;
+  return 'descriptor' in target ? target.descriptor.path : displayPath(target.path);
 }

@@ -1,0 +1,199 @@
+/**
+ * Walks file trees and yields each entry with its whole self: stat metadata, owner names,
+ * xattrs, ACLs, the link target, hardlink references, the data map and the data.
+ *
+ * Order: a directory comes before its children; children in byte order of their names, so the
+ * same tree always gives the same stream. Entry names start at the root's own name (exporting
+ * "/srv/www" gives "www", "www/index.html"): the parent of a root is never part of a name.
+ *
+ * Lifetime: a file's handle is opened when its entry is made and closed when the walk moves on,
+ * when the consumer leaves the loop, or when the data has been read, whichever is first.
+ * Per-entry problems (an unreadable file) go to `onProblem` and the entry is left out.
+ */
+import { basename } from 'node:path';
+import { displayPath, joinPath, pathBytes, type FilePath } from '../base/file-path.js';
+import { holdfastError } from '../errors/holdfast-error.js';
+import { emptyEntryHeader, type EntryHeader, type EntryType } from '../format/entry.js';
+import type { FileStat } from '../io/backend.js';
+import type { BufferPool } from '../io/buffer-pool.js';
+import type { Handle } from '../io/handle.js';
+import type { HandleKind } from '../io/handle-kind.js';
+import type { Io } from '../io/io.js';
+import { readOnce } from '../io/transfer.js';
+import { readDataMap, readXattrMetadata } from './entry-metadata.js';
+import type { OwnerNames } from './owner-names.js';
+import type { SourceEntry } from './source-entry.js';
+
+export interface WalkOptions {
+  ownerNames: OwnerNames;
+  /** Buffers for file data; one lease is held while a file's data is read. */
+  pool: BufferPool;
+  /** Do not descend into directories on another file system than their root. */
+  oneFileSystem?: boolean;
+  /** An entry that could not be read (it is left out), or a file that changed while read. */
+  onProblem: (path: string, error: Error) => void;
+}
+
+const entryTypeByKind: Partial<Record<HandleKind, EntryType>> = {
+  file: 'file',
+  directory: 'directory',
+  symlink: 'symlink',
+  fifo: 'fifo',
+  socket: 'socket',
+  'char-device': 'character-device',
+  'block-device': 'block-device',
+};
+
+interface WalkState {
+  io: Io;
+  options: WalkOptions;
+  /** "device:inode" of files with several names -> the entry name of the first one seen. */
+  hardlinks: Map<string, Buffer>;
+  rootDevice: bigint;
+}
+
+export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
+  const hardlinks = new Map<string, Buffer>();
+  for (const root of roots) {
+    const rootBytes = stripTrailingSlashes(pathBytes(root));
+    const name = Buffer.from(basename(rootBytes.toString('latin1')), 'latin1');
+    if (name.length === 0 || name.equals(Buffer.from('.')) || name.equals(Buffer.from('..'))) {
+      throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'export', path: displayPath(root) }, 'give a path that names a file or directory (not "/", "." or "..")');
+    }
+    const rootStat = await io.lstat(rootBytes);
+    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device }, rootBytes, name, rootStat);
+  }
+}
+
+function stripTrailingSlashes(path: Buffer): Buffer {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === 0x2f) end--;
+  return path.subarray(0, end);
+}
+
+async function* walkEntry(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): AsyncGenerator<SourceEntry> {
+  const { io, options } = state;
+  let stat: FileStat;
+  try {
+    stat = knownStat ?? (await io.lstat(path));
+  } catch (error) {
+    options.onProblem(displayPath(path), error as Error);
+    return;
+  }
+  const type = entryTypeByKind[stat.kind];
+  if (type === undefined) return;
+  const header = headerFromStat(name, type, stat, options.ownerNames);
+  if (type !== 'directory' && stat.linkCount > 1) {
+    const key = `${stat.device}:${stat.inode}`;
+    const first = state.hardlinks.get(key);
+    if (first !== undefined) {
+      header.type = 'hardlink';
+      header.sizeBytes = 0;
+      header.linkTarget = first;
+      yield { header, data: noData };
+      return;
+    }
+    state.hardlinks.set(key, name);
+  }
+  if (type === 'file') {
+    yield* fileEntry(state, path, header, stat);
+    return;
+  }
+  try {
+    if (type === 'symlink') header.linkTarget = await io.readLink(path);
+    Object.assign(header, await readXattrMetadata(io, path, path));
+  } catch (error) {
+    options.onProblem(displayPath(path), error as Error);
+    return;
+  }
+  yield { header, data: noData };
+  if (type !== 'directory') return;
+  if (options.oneFileSystem === true && stat.device !== state.rootDevice) return;
+  let names: Buffer[];
+  try {
+    names = await io.readDirectory(path);
+  } catch (error) {
+    options.onProblem(displayPath(path), error as Error);
+    return;
+  }
+  names.sort(Buffer.compare);
+  for (const child of names) yield* walkEntry(state, joinPath(path, child), joinPath(name, child), null);
+}
+
+async function* fileEntry(state: WalkState, path: Buffer, header: EntryHeader, stat: FileStat): AsyncGenerator<SourceEntry> {
+  const { io, options } = state;
+  let handle: Handle<'file'>;
+  try {
+    handle = await io.openFile(path, { noFollow: true });
+  } catch (error) {
+    options.onProblem(displayPath(path), error as Error);
+    return;
+  }
+  try {
+    try {
+      const opened = await io.stat(handle);
+      if (opened.inode !== stat.inode || opened.device !== stat.device) {
+        throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
+      }
+      Object.assign(header, await readXattrMetadata(io, handle, path));
+      header.sparseMap = await readDataMap(io, handle, header.sizeBytes, stat.blocks * 512);
+    } catch (error) {
+      options.onProblem(displayPath(path), error as Error);
+      return;
+    }
+    yield { header, data: () => readData(io, handle, header, options) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The bytes of each data extent in order. A file that shrank while read is padded with zeros to
+ * the size its header already promised (as GNU tar does), and reported.
+ */
+async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions): AsyncGenerator<Buffer> {
+  const extents = header.sparseMap ?? [{ offsetBytes: 0, lengthBytes: header.sizeBytes }];
+  const lease = await options.pool.acquire();
+  try {
+    let shrank = false;
+    for (const extent of extents) {
+      let position = extent.offsetBytes;
+      const end = extent.offsetBytes + extent.lengthBytes;
+      while (position < end) {
+        const lengthBytes = Math.min(end - position, lease.sizeBytes);
+        let count = shrank ? 0 : await readOnce(io, handle, lease, { position, lengthBytes });
+        if (count === 0) {
+          if (!shrank) options.onProblem(displayPath(header.path), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(header.path) }, `the file shrank while it was read; padded with zeros from byte ${position}`));
+          shrank = true;
+          lease.bytes.fill(0, 0, lengthBytes);
+          count = lengthBytes;
+        }
+        position += count;
+        yield lease.bytes.subarray(0, count);
+      }
+    }
+  } finally {
+    await handle.close();
+    lease.release();
+  }
+}
+
+async function* noData(): AsyncGenerator<Buffer> {}
+
+export function headerFromStat(name: Buffer, type: EntryType, stat: FileStat, ownerNames: OwnerNames): EntryHeader {
+  const header = emptyEntryHeader(name, type);
+  header.mode = stat.mode;
+  header.uid = stat.uid;
+  header.gid = stat.gid;
+  header.userName = ownerNames.userName(stat.uid);
+  header.groupName = ownerNames.groupName(stat.gid);
+  header.atimeNs = stat.atimeNs;
+  header.mtimeNs = stat.mtimeNs;
+  header.ctimeNs = stat.ctimeNs;
+  header.sizeBytes = type === 'file' ? stat.sizeBytes : 0;
+  if (type === 'character-device' || type === 'block-device') {
+    header.deviceMajor = stat.deviceMajor;
+    header.deviceMinor = stat.deviceMinor;
+  }
+  return header;
+}

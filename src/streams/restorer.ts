@@ -1,0 +1,342 @@
+/**
+ * Restorer: an EntrySink that recreates entries under a target directory (BackupWrite).
+ *
+ * - Names go through SafeTarget: nothing outside the target is created, changed or followed.
+ * - Files: created exclusively; a sparse file is sized with ftruncate and only its data extents
+ *   are written, so holes stay holes; the data must be exactly what the header promised.
+ * - Hardlinks become links, and only to entries this restore created (never to anything else).
+ * - Metadata in the order that keeps it: owner (lchown clears setuid and capabilities), mode,
+ *   ACLs, xattrs, then times. Directories get mode, ACLs and times at finish(), deepest first,
+ *   so that their children can be written and a default ACL is not inherited by restored children.
+ * - Owners, security.* and trusted.* xattrs only when asked and able (options.owners / root).
+ *
+ * A problem with one entry (an unsafe name, a failed system call) refuses that entry through
+ * onRefused and the restore goes on; an error thrown by the caller's decoder stops it, and
+ * finish() still sets what is due on the directories restored so far.
+ */
+import { displayPath } from '../base/file-path.js';
+import { holdfastError } from '../errors/holdfast-error.js';
+import { aclXattrNames, encodeAclXattr } from '../format/acl-xattr.js';
+import { entryDataBytes, type EntryHeader, type Extent } from '../format/entry.js';
+import type { BufferPool, Lease } from '../io/buffer-pool.js';
+import type { Handle } from '../io/handle.js';
+import type { Io } from '../io/io.js';
+import { writeAll } from '../io/transfer.js';
+import type { OwnerNames } from '../source/owner-names.js';
+import type { EntrySink } from './entry-pipe.js';
+import { SafeTarget, type PlacedPath } from './safe-target.js';
+
+export interface RestoreOptions {
+  /** Restore uid and gid (lchown); needs root. */
+  owners: boolean;
+  /** Use the numeric ids even where the owner names exist on this machine. */
+  numericOwner: boolean;
+  acls: boolean;
+  xattrs: boolean;
+  /** Restore trusted.* and security.* xattrs (needs CAP_SYS_ADMIN); user.* always go with `xattrs`. */
+  privilegedXattrs: boolean;
+  ownerNames: OwnerNames;
+  /** Something about an entry could not be restored exactly (it is still there). */
+  onWarning: (path: string, message: string) => void;
+  /** An entry was not restored. */
+  onRefused: (path: string, error: Error) => void;
+}
+
+export interface RestoreSummary {
+  entriesRestored: number;
+  entriesRefused: number;
+  dataBytes: number;
+  warnings: number;
+}
+
+interface OpenFile {
+  placed: PlacedPath;
+  header: EntryHeader;
+  handle: Handle<'file'>;
+  extents: Extent[];
+  extentIndex: number;
+  /** Bytes of the current extent already taken. */
+  extentOffset: number;
+  /** Where the bytes in the lease go. */
+  leasePosition: number;
+  leaseFilled: number;
+  dataBytes: number;
+}
+
+type Current = { kind: 'none' } | { kind: 'skip'; name: string } | { kind: 'file'; file: OpenFile } | { kind: 'other' };
+
+interface DeferredDirectory {
+  placed: PlacedPath;
+  header: EntryHeader;
+  depth: number;
+}
+
+export class Restorer implements EntrySink {
+  readonly #io: Io;
+  readonly #safe: SafeTarget;
+  readonly #pool: BufferPool;
+  readonly #options: RestoreOptions;
+  readonly #restoredNonDirectories = new Set<string>();
+  readonly #directories: DeferredDirectory[] = [];
+  #current: Current = { kind: 'none' };
+  #lease: Lease | null = null;
+  readonly #summary: RestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0 };
+
+  /** `target` must be an existing directory; its own path may contain symlinks (the user chose it). */
+  constructor(io: Io, target: Buffer, pool: BufferPool, options: RestoreOptions) {
+    this.#io = io;
+    this.#safe = new SafeTarget(io, target);
+    this.#pool = pool;
+    this.#options = options;
+  }
+
+  async beginEntry(header: EntryHeader): Promise<void> {
+    const name = displayPath(header.path);
+    try {
+      const placed = this.#safe.place(header.path);
+      if (placed === null) {
+        this.#current = { kind: 'skip', name };
+        return;
+      }
+      if (placed.hadLeadingSlash) this.#warn(name, 'removed the leading "/" from the name');
+      await this.#safe.ensureParents(placed);
+      const existingDirectoryKept = await this.#safe.clearFinal(placed, header.type === 'directory');
+      this.#restoredNonDirectories.delete(placed.key);
+      await this.#create(placed, header, existingDirectoryKept);
+    } catch (error) {
+      this.#refuse(name, error as Error);
+    }
+  }
+
+  async writeData(bytes: Buffer): Promise<void> {
+    const current = this.#current;
+    if (current.kind !== 'file') return;
+    try {
+      await this.#write(current.file, bytes);
+    } catch (error) {
+      await this.#abandonFile(current.file, error as Error);
+    }
+  }
+
+  async endEntry(): Promise<void> {
+    const current = this.#current;
+    this.#current = { kind: 'none' };
+    if (current.kind !== 'file') return;
+    const file = current.file;
+    try {
+      await this.#flush(file);
+      if (file.dataBytes !== entryDataBytes(file.header)) {
+        throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'import', path: displayPath(file.placed.relative) }, `got ${file.dataBytes} data bytes, the header promised ${entryDataBytes(file.header)}`);
+      }
+      await file.handle.close();
+      await this.#applyMetadata(file.placed, file.header);
+      this.#restoredNonDirectories.add(file.placed.key);
+      this.#summary.entriesRestored++;
+    } catch (error) {
+      await this.#abandonFile(file, error as Error);
+    }
+  }
+
+  /**
+   * Ends the restore: an unfinished file (the input broke off) is removed, and directories get
+   * their mode, ACLs and times. Call it whether or not decoding succeeded.
+   */
+  async finish(): Promise<RestoreSummary> {
+    const current = this.#current;
+    this.#current = { kind: 'none' };
+    if (current.kind === 'file') {
+      await current.file.handle.close();
+      await this.#io.unlink(current.file.placed.absolute).catch(() => {});
+    }
+    this.#lease?.release();
+    this.#lease = null;
+    this.#directories.sort((a, b) => b.depth - a.depth);
+    for (const { placed, header } of this.#directories) {
+      await this.#attempt(displayPath(placed.relative), async () => {
+        if (!(await this.#safe.isStillDirectory(placed))) return;
+        await this.#io.setMode(placed.absolute, header.mode);
+        await this.#applyAcls(placed, header);
+        await this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs);
+      });
+    }
+    return { ...this.#summary };
+  }
+
+  async #create(placed: PlacedPath, header: EntryHeader, existingDirectoryKept: boolean): Promise<void> {
+    const io = this.#io;
+    switch (header.type) {
+      case 'directory':
+        if (!existingDirectoryKept) await io.makeDirectory(placed.absolute, { mode: 0o700 });
+        this.#safe.rememberDirectory(placed);
+        await this.#applyOwnerAndXattrs(placed, header);
+        this.#directories.push({ placed, header, depth: placed.relative.toString('latin1').split('/').length });
+        this.#summary.entriesRestored++;
+        this.#current = { kind: 'other' };
+        return;
+      case 'file':
+        await this.#openFile(placed, header);
+        return;
+      case 'symlink':
+        if (header.linkTarget === null) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'import', path: displayPath(placed.relative) }, 'a symlink without a target');
+        await io.makeSymlink(header.linkTarget, placed.absolute);
+        break;
+      case 'hardlink':
+        await this.#link(placed, header);
+        this.#restoredNonDirectories.add(placed.key);
+        this.#summary.entriesRestored++;
+        this.#current = { kind: 'other' };
+        return;
+      case 'fifo':
+      case 'socket':
+        await io.makeNode(placed.absolute, header.type, { mode: header.mode & 0o777 });
+        break;
+      case 'character-device':
+      case 'block-device':
+        await io.makeNode(placed.absolute, header.type === 'character-device' ? 'char-device' : 'block-device', {
+          mode: header.mode & 0o777,
+          deviceMajor: header.deviceMajor,
+          deviceMinor: header.deviceMinor,
+        });
+        break;
+    }
+    await this.#applyMetadata(placed, header);
+    this.#restoredNonDirectories.add(placed.key);
+    this.#summary.entriesRestored++;
+    this.#current = { kind: 'other' };
+  }
+
+  async #link(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    const shown = displayPath(placed.relative);
+    if (header.linkTarget === null) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'import', path: shown }, 'a hardlink without a target');
+    let source: PlacedPath | null;
+    try {
+      source = this.#safe.place(header.linkTarget);
+    } catch (error) {
+      throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'import', path: shown, cause: error }, `the hardlink's target "${displayPath(header.linkTarget)}" is unsafe`);
+    }
+    if (source === null || !this.#restoredNonDirectories.has(source.key)) {
+      throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'import', path: shown }, `the hardlink's target "${displayPath(header.linkTarget)}" is not a file this import restored`);
+    }
+    await this.#safe.ensureParents(source);
+    await this.#io.makeHardLink(source.absolute, placed.absolute);
+  }
+
+  async #openFile(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    const handle = await this.#io.openFile(placed.absolute, { access: 'write', create: 'exclusive', noFollow: true, mode: 0o600 });
+    try {
+      if (header.sparseMap !== null) await this.#io.truncate(handle, header.sizeBytes);
+      this.#lease ??= await this.#pool.acquire();
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const extents = header.sparseMap ?? [{ offsetBytes: 0, lengthBytes: header.sizeBytes }];
+    const file: OpenFile = { placed, header, handle, extents, extentIndex: 0, extentOffset: 0, leasePosition: extents[0]?.offsetBytes ?? 0, leaseFilled: 0, dataBytes: 0 };
+    this.#current = { kind: 'file', file };
+  }
+
+  /** Copies bytes into the lease and writes it out whenever it is full or an extent ends. */
+  async #write(file: OpenFile, bytes: Buffer): Promise<void> {
+    const lease = this.#lease!;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const extent = file.extents[file.extentIndex];
+      if (extent === undefined) throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'import', path: displayPath(file.placed.relative) }, `more data than the header's ${entryDataBytes(file.header)} bytes`);
+      const count = Math.min(bytes.length - offset, extent.lengthBytes - file.extentOffset, lease.sizeBytes - file.leaseFilled);
+      bytes.copy(lease.bytes, file.leaseFilled, offset, offset + count);
+      offset += count;
+      file.leaseFilled += count;
+      file.extentOffset += count;
+      file.dataBytes += count;
+      this.#summary.dataBytes += count;
+      if (file.extentOffset === extent.lengthBytes || file.leaseFilled === lease.sizeBytes) await this.#flush(file);
+      if (file.extentOffset === extent.lengthBytes) {
+        file.extentIndex++;
+        file.extentOffset = 0;
+        file.leasePosition = file.extents[file.extentIndex]?.offsetBytes ?? file.leasePosition;
+      }
+    }
+  }
+
+  async #flush(file: OpenFile): Promise<void> {
+    if (file.leaseFilled === 0) return;
+    await writeAll(this.#io, file.handle, this.#lease!, { position: file.leasePosition, lengthBytes: file.leaseFilled });
+    file.leasePosition += file.leaseFilled;
+    file.leaseFilled = 0;
+  }
+
+  async #abandonFile(file: OpenFile, error: Error): Promise<void> {
+    this.#current = { kind: 'skip', name: displayPath(file.placed.relative) };
+    await file.handle.close();
+    await this.#io.unlink(file.placed.absolute).catch(() => {});
+    this.#refuse(displayPath(file.placed.relative), error);
+  }
+
+  async #applyMetadata(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    await this.#applyOwnerAndXattrs(placed, header);
+    const shown = displayPath(placed.relative);
+    if (header.type === 'symlink') {
+      await this.#attempt(shown, () => this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs));
+      return;
+    }
+    await this.#attempt(shown, async () => {
+      await this.#io.setMode(placed.absolute, header.mode);
+      await this.#applyAcls(placed, header);
+      await this.#applyXattrs(placed, header, (name) => name === 'security.capability');
+      await this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs);
+    });
+  }
+
+  /** Owner first: lchown clears setuid, setgid and security.capability, which come after it. */
+  async #applyOwnerAndXattrs(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    const shown = displayPath(placed.relative);
+    if (this.#options.owners) {
+      await this.#attempt(shown, () => this.#io.setOwner(placed.absolute, this.#ownerId('user', header), this.#ownerId('group', header)));
+    }
+    await this.#applyXattrs(placed, header, (name) => name !== 'security.capability');
+  }
+
+  async #applyXattrs(placed: PlacedPath, header: EntryHeader, which: (name: string) => boolean): Promise<void> {
+    if (!this.#options.xattrs) return;
+    for (const { name, value } of header.xattrs) {
+      if (!which(name)) continue;
+      const privileged = name.startsWith('trusted.') || name.startsWith('security.');
+      if (privileged && !this.#options.privilegedXattrs) continue;
+      if (name === aclXattrNames.access || name === aclXattrNames.default) continue;
+      await this.#attempt(displayPath(placed.relative), () => this.#io.setXattr(placed.absolute, name, value));
+    }
+  }
+
+  async #applyAcls(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    if (!this.#options.acls) return;
+    if (header.aclAccess !== null) await this.#io.setXattr(placed.absolute, aclXattrNames.access, encodeAclXattr(header.aclAccess));
+    if (header.aclDefault !== null && header.type === 'directory') await this.#io.setXattr(placed.absolute, aclXattrNames.default, encodeAclXattr(header.aclDefault));
+  }
+
+  #ownerId(kind: 'user' | 'group', header: EntryHeader): number {
+    const name = kind === 'user' ? header.userName : header.groupName;
+    const id = kind === 'user' ? header.uid : header.gid;
+    if (this.#options.numericOwner || name === null) return id;
+    return this.#options.ownerNames.idOf(kind, name) ?? id;
+  }
+
+  /** Runs one metadata step; a failure is a warning: the entry exists, not exactly as it was. */
+  async #attempt(shown: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.#warn(shown, (error as Error).message);
+    }
+  }
+
+  #warn(shown: string, message: string): void {
+    this.#summary.warnings++;
+    this.#options.onWarning(shown, message);
+  }
+
+  #refuse(shown: string, error: Error): void {
+    this.#summary.entriesRefused++;
+    this.#current = { kind: 'skip', name: shown };
+    this.#options.onRefused(shown, error);
+  }
+}
