@@ -36,6 +36,7 @@ export class CollectingSink implements EntrySink {
 /** SourceEntries from headers and whole data buffers, handed out in pieces of pieceBytes. */
 export async function* sourceEntries(items: readonly { header: EntryHeader; data: Buffer }[], pieceBytes = 65536): AsyncGenerator<SourceEntry> {
   for (const item of items) {
+    await Promise.resolve();
     yield {
       header: item.header,
       data: async function* () {
