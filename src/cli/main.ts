@@ -1,10 +1,11 @@
 /**
- * The holdfast command line. Each verb will live in a file of its own under cli/; until the
- * backup verbs exist, the CLI answers --help and --version and refuses anything else clearly.
+ * The holdfast command line: one file per verb under cli/. Verbs of the repository (backup,
+ * restore, snapshots, check, ...) follow in later releases.
  */
 import { readFileSync } from 'node:fs';
-
-const exitCodes = { ok: 0, fatal: 1 } as const;
+import { exitCodes } from './exit-codes.js';
+import { exportCommand, exportUsage, UsageError } from './export-command.js';
+import { importCommand, importUsage } from './import-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,19 +17,27 @@ const usage = `holdfast ${version()}: consistent, incremental, deduplicated, enc
 Usage: holdfast [--help] [--version] <command> [options]
 
 Commands:
-  (none yet) the foundation is in place: handles, operations, the simulator.
-             backup, restore, snapshots, check and the rest follow in later releases.
+  export   write file trees as a holdfast backup stream or a pax tar
+  import   restore a backup stream or a tar (plain, gzip, zstd) under a directory
+           backup, restore, snapshots, check and the rest follow in later releases.
 
 Options:
-  -h, --help     show this help
+  -h, --help     show this help (also: holdfast <command> --help)
   -V, --version  print the version
 
 Environment:
   HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE  (used by the repository verbs)
+
+Exit codes: 0 ok, 1 fatal, 3 finished but some entries were left out, 130 interrupted.
 `;
 
-export function main(argv: readonly string[]): number {
-  const [first] = argv;
+const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
+  export: { run: exportCommand, usage: exportUsage },
+  import: { run: importCommand, usage: importUsage },
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage);
     return exitCodes.ok;
@@ -37,8 +46,26 @@ export function main(argv: readonly string[]): number {
     process.stdout.write(`holdfast ${version()}\n`);
     return exitCodes.ok;
   }
-  process.stderr.write(`holdfast: unknown command or option "${first}"; see "holdfast --help"\n`);
-  return exitCodes.fatal;
+  const verb = verbs[first];
+  if (verb === undefined) {
+    process.stderr.write(`holdfast: unknown command or option "${first}"; see "holdfast --help"\n`);
+    return exitCodes.fatal;
+  }
+  try {
+    return await verb.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`holdfast ${first}: ${(error as Error).message}\n\n${verb.usage}`);
+      return exitCodes.fatal;
+    }
+    process.stderr.write(`holdfast ${first}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodes.fatal;
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.on('SIGINT', () => {
+  process.exitCode = exitCodes.interrupted;
+  process.exit();
+});
+
+process.exitCode = await main(process.argv.slice(2));

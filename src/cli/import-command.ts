@@ -1,0 +1,78 @@
+/**
+ * holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
+ *                 [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/index.js';
+import { exitCodes } from './exit-codes.js';
+import { UsageError } from './export-command.js';
+import { formatBytes, Reporter } from './reporter.js';
+
+export const importUsage = `Usage: holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
+                       [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
+
+Restores a holdfast backup stream or a tar archive (pax, ustar or GNU; plain, gzip or zstd)
+from FILE or stdin under DIR (created if missing). Nothing outside DIR is created, changed or
+followed: entries with ".." or a path through a symlink are refused and reported (exit 3).
+As root, owners and trusted.*/security.* xattrs are restored too.
+`;
+
+const bufferBytes = 1024 * 1024;
+
+export async function importCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      target: { type: 'string', short: 'C' },
+      format: { type: 'string', default: 'auto' },
+      'numeric-owner': { type: 'boolean', default: false },
+      'no-same-owner': { type: 'boolean', default: false },
+      'no-acls': { type: 'boolean', default: false },
+      'no-xattrs': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(importUsage);
+    return exitCodes.ok;
+  }
+  const format = values.format as ImportFormat;
+  if (format !== 'auto' && format !== 'stream' && format !== 'tar') throw new UsageError(`--format must be auto, stream or tar, not "${values.format}"`);
+  if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
+  if (positionals.length > 1) throw new UsageError('give one FILE (or - for stdin)');
+  const inputPath = positionals[0] ?? '-';
+  mkdirSync(values.target, { recursive: true });
+  const target = Buffer.from(realpathSync(values.target));
+  const reporter = new Reporter({ verb: 'import', json: values.json, jsonStream: process.stdout });
+  const io = createNodeIo();
+  const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: 2, label: 'import' });
+  const root = process.getuid?.() === 0;
+  const input: Handle = inputPath === '-' ? await io.standardStream('stdin') : await io.open(inputPath);
+  let entries = 0;
+  try {
+    const summary = await importArchive(io, input, target, {
+      format,
+      pool,
+      inputName: inputPath === '-' ? 'stdin' : inputPath,
+      owners: root && !values['no-same-owner'],
+      numericOwner: values['numeric-owner'],
+      acls: !values['no-acls'],
+      xattrs: !values['no-xattrs'],
+      privilegedXattrs: root,
+      ownerNames: await OwnerNames.load(),
+      onWarning: (path, message) => reporter.problem('warning', path, message),
+      onRefused: (path, error) => reporter.problem('refused', path, error),
+    });
+    entries = summary.entriesRestored;
+    reporter.summary({ ...summary, problems: reporter.problems }, `imported ${entries} entries, ${formatBytes(summary.dataBytes)} of data (${summary.format}${summary.compression === 'none' ? '' : `, ${summary.compression}`})`);
+  } catch (error) {
+    reporter.fatal(error);
+    return exitCodes.fatal;
+  } finally {
+    await input.close();
+  }
+  return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
+}

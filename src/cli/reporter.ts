@@ -1,0 +1,94 @@
+/**
+ * What a verb tells its user while it runs: on a terminal, a progress line redrawn at most every
+ * 200 ms on stderr; with --json, one JSON object per line (progress, problems, the summary);
+ * piped without --json, nothing but problems on stderr.
+ */
+export interface ReporterOptions {
+  verb: string;
+  json: boolean;
+  /** Where JSON lines go: stdout, unless stdout carries the verb's data. */
+  jsonStream: NodeJS.WriteStream;
+}
+
+const redrawIntervalMs = 200;
+const jsonProgressIntervalMs = 1000;
+
+export class Reporter {
+  readonly #options: ReporterOptions;
+  readonly #terminal: boolean;
+  readonly #startedMs = Date.now();
+  #lastDrawMs = 0;
+  #lineShown = false;
+  problems = 0;
+
+  constructor(options: ReporterOptions) {
+    this.#options = options;
+    this.#terminal = !options.json && process.stderr.isTTY;
+  }
+
+  progress(entries: number, dataBytes: number, currentPath: string): void {
+    const nowMs = Date.now();
+    if (this.#options.json) {
+      if (nowMs - this.#lastDrawMs < jsonProgressIntervalMs) return;
+      this.#lastDrawMs = nowMs;
+      this.#json({ type: 'progress', entries, dataBytes, currentPath, elapsedMs: nowMs - this.#startedMs });
+      return;
+    }
+    if (!this.#terminal || nowMs - this.#lastDrawMs < redrawIntervalMs) return;
+    this.#lastDrawMs = nowMs;
+    const seconds = Math.max((nowMs - this.#startedMs) / 1000, 0.001);
+    const line = `${entries} entries, ${formatBytes(dataBytes)}, ${formatBytes(dataBytes / seconds)}/s  ${currentPath}`;
+    const width = process.stderr.columns || 80;
+    process.stderr.write(`\r\x1b[K${line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line}`);
+    this.#lineShown = true;
+  }
+
+  /** A problem with one entry: it was left out, or restored not quite exactly. */
+  problem(kind: 'skipped' | 'refused' | 'warning', path: string, error: Error | string): void {
+    if (kind !== 'warning') this.problems++;
+    const message = typeof error === 'string' ? error : error.message;
+    const code = typeof error === 'string' ? undefined : (error as { code?: string }).code;
+    if (this.#options.json) {
+      this.#json({ type: kind, path, code, message });
+      return;
+    }
+    this.#clearLine();
+    const codeText = code !== undefined && !message.includes(code) ? ` [${code}]` : '';
+    process.stderr.write(`holdfast ${this.#options.verb}: ${kind} "${path}": ${message}${codeText}\n`);
+  }
+
+  summary(fields: Record<string, unknown>, text: string): void {
+    this.#clearLine();
+    if (this.#options.json) this.#json({ type: 'summary', ...fields, elapsedMs: Date.now() - this.#startedMs });
+    else if (process.stderr.isTTY) process.stderr.write(`${text}\n`);
+  }
+
+  fatal(error: unknown): void {
+    this.#clearLine();
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    if (this.#options.json) this.#json({ type: 'error', code, message });
+    process.stderr.write(`holdfast ${this.#options.verb}: ${message}${typeof code === 'string' && !message.includes(code) ? ` [${code}]` : ''}\n`);
+  }
+
+  #clearLine(): void {
+    if (!this.#lineShown) return;
+    process.stderr.write('\r\x1b[K');
+    this.#lineShown = false;
+  }
+
+  #json(value: Record<string, unknown>): void {
+    this.#options.jsonStream.write(`${JSON.stringify(value)}\n`);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

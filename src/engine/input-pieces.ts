@@ -1,0 +1,77 @@
+/**
+ * Where import's bytes come from: a handle read in lease-sized pieces, optionally through a
+ * decompressor found by its magic bytes (gzip by node:zlib, zstd by fzstd).
+ *
+ * zstd: Node 20 has no zstd; fzstd is pure JavaScript (no compiler, no prebuilt binary) and
+ * streams, which a tar of any size needs; the native packages decompress whole buffers only.
+ */
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import type { BufferPool } from '../io/buffer-pool.js';
+import type { Handle } from '../io/handle.js';
+import type { Io } from '../io/io.js';
+import { readOnce } from '../io/transfer.js';
+import type { ByteInput } from '../streams/entry-pipe.js';
+
+/** The handle's bytes; each piece is a view of one lease, valid until the next pull. */
+export async function* handlePieces(io: Io, handle: Handle, pool: BufferPool): AsyncGenerator<Buffer> {
+  const lease = await pool.acquire();
+  try {
+    for (;;) {
+      const count = await readOnce(io, handle, lease);
+      if (count === 0) return;
+      yield lease.bytes.subarray(0, count);
+    }
+  } finally {
+    lease.release();
+  }
+}
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+const gzipMagic = Buffer.from([0x1f, 0x8b]);
+const zstdMagic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+export async function detectCompression(input: ByteInput): Promise<Compression> {
+  const head = await input.peek(4);
+  if (head.subarray(0, 2).equals(gzipMagic)) return 'gzip';
+  if (head.equals(zstdMagic)) return 'zstd';
+  return 'none';
+}
+
+/** The rest of a ByteInput as pieces (views valid until the next pull). */
+export async function* remainingPieces(input: ByteInput, pieceBytesMax: number): AsyncGenerator<Buffer> {
+  for (;;) {
+    const piece = await input.readUpTo(pieceBytesMax);
+    if (piece === null) return;
+    yield piece;
+  }
+}
+
+/** Copies, since node:stream may hold a piece after the next pull, when its lease is reused. */
+async function* copied(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const piece of source) yield Buffer.from(piece);
+}
+
+export async function* gunzipPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const gunzip = createGunzip();
+  pipeline(Readable.from(copied(source)), gunzip, () => {});
+  for await (const chunk of gunzip) yield chunk as Buffer;
+}
+
+export async function* zstdPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let output: Buffer[] = [];
+  const decompressor = new ZstdDecompress((chunk) => {
+    output.push(Buffer.from(chunk));
+  });
+  for await (const piece of source) {
+    // A copy: fzstd may keep an incomplete frame's input after push() returns.
+    decompressor.push(Buffer.from(piece));
+    const ready = output;
+    output = [];
+    yield* ready;
+  }
+  decompressor.push(new Uint8Array(0), true);
+  yield* output;
+}

@@ -1,0 +1,50 @@
+/**
+ * Runs the holdfast CLI from the TypeScript sources (no build needed), as a user would run
+ * ./bin/holdfast: a separate process, its exit code, its stdout and stderr as bytes and text.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const cliPath = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+/** tsx resolved from here, so the CLI runs from any working directory. */
+const tsxLoader = import.meta.resolve('tsx');
+/** No CLI run in a test takes this long; a hung one is killed and fails. */
+const runDurationMsMax = 240_000;
+
+export interface HoldfastRun {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface HoldfastRunOptions {
+  /** Bytes for the CLI's stdin; without it stdin is empty. */
+  stdin?: Uint8Array;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function runHoldfast(args: readonly string[], options: HoldfastRunOptions = {}): Promise<HoldfastRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: runDurationMsMax,
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve({
+        exitCode: code ?? (signal === null ? -1 : 128),
+        stdout: Buffer.concat(stdout),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+    child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
+    child.stdin.end(options.stdin ?? Buffer.alloc(0));
+  });
+}
