@@ -5,20 +5,20 @@
  * caught with the right code and the entry named, and every complete entry before it delivered.
  *
  * To regenerate the fixture after a deliberate format change (and a version bump):
- *   HOLDFAST_WRITE_GOLDEN=1 npm test -- src/format/stream/stream-format.test.ts
+ *   HOLDFAST_WRITE_GOLDEN=1 npm test -- src/streams/stream-format.test.ts
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { emptyEntryHeader, type EntryHeader } from '../entry.js';
-import { bufferInput } from '../../streams/byte-input.js';
-import { decodeStream } from '../../streams/stream-decoder.js';
-import { encodeStream } from '../../streams/stream-encoder.js';
-import { CollectingSink, sourceEntries } from '../../test-support/collecting-sink.js';
-import { recordHeaderBytes, recordType, streamMagic } from './record.js';
+import { emptyEntryHeader, type EntryHeader } from '../format/entry.js';
+import { bufferInput } from './byte-input.js';
+import { decodeStream } from './stream-decoder.js';
+import { encodeStream } from './stream-encoder.js';
+import { CollectingSink, sourceEntries } from '../test-support/collecting-sink.js';
+import { recordHeaderBytes, recordType, streamMagic } from '../format/stream/record.js';
 
-const goldenUrl = new URL('../../../test/fixtures/stream/golden-v1.hfstream', import.meta.url);
+const goldenUrl = new URL('../../test/fixtures/stream/golden-v1.hfstream', import.meta.url);
 
 function goldenEntries(): { header: EntryHeader; data: Buffer }[] {
   const directory = emptyEntryHeader(Buffer.from('tree'), 'directory');
