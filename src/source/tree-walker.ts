@@ -50,6 +50,8 @@ interface WalkState {
   /** "device:inode" of files with several names -> the entry name of the first one seen. */
   hardlinks: Map<string, Buffer>;
   rootDevice: bigint;
+  /** Entries read ahead and not yet emitted, over all directory levels. */
+  aheadCount: number;
 }
 
 export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
@@ -61,7 +63,7 @@ export async function* walkTrees(io: Io, roots: readonly FilePath[], options: Wa
       throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'export', path: displayPath(root) }, 'give a path that names a file or directory (not "/", "." or "..")');
     }
     const rootStat = await io.lstat(rootBytes);
-    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device }, rootBytes, name, rootStat);
+    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, aheadCount: 0 }, rootBytes, name, rootStat);
   }
 }
 
@@ -71,79 +73,116 @@ function stripTrailingSlashes(path: Buffer): Buffer {
   return path.subarray(0, end);
 }
 
-async function* walkEntry(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): AsyncGenerator<SourceEntry> {
-  const { io, options } = state;
-  let stat: FileStat;
-  try {
-    stat = knownStat ?? (await io.lstat(path));
-  } catch (error) {
-    options.onProblem(displayPath(path), error as Error);
-    return;
-  }
-  const type = entryTypeByKind[stat.kind];
-  if (type === undefined) return;
-  const header = headerFromStat(name, type, stat, options.ownerNames);
-  if (type !== 'directory' && stat.linkCount > 1) {
-    const key = `${stat.device}:${stat.inode}`;
-    const first = state.hardlinks.get(key);
-    if (first !== undefined) {
-      header.type = 'hardlink';
-      header.sizeBytes = 0;
-      header.linkTarget = first;
-      yield { header, data: noData };
-      return;
-    }
-    state.hardlinks.set(key, name);
-  }
-  if (type === 'file') {
-    yield* fileEntry(state, path, header, stat);
-    return;
-  }
-  try {
-    if (type === 'symlink') header.linkTarget = await io.readLink(path);
-    Object.assign(header, await readXattrMetadata(io, path, path));
-  } catch (error) {
-    options.onProblem(displayPath(path), error as Error);
-    return;
-  }
-  yield { header, data: noData };
-  if (type !== 'directory') return;
-  if (options.oneFileSystem === true && stat.device !== state.rootDevice) return;
-  let names: Buffer[];
-  try {
-    names = await io.readDirectory(path);
-  } catch (error) {
-    options.onProblem(displayPath(path), error as Error);
-    return;
-  }
-  names.sort(Buffer.compare);
-  for (const child of names) yield* walkEntry(state, joinPath(path, child), joinPath(name, child), null);
+/**
+ * An entry read ahead of its turn: metadata complete, a file's handle open. Reading ahead hides
+ * the latency of the system calls behind one another (libuv runs four at once); at most
+ * prefetchEntriesMax are held per directory level.
+ */
+interface Prepared {
+  path: Buffer;
+  header: EntryHeader;
+  stat: FileStat;
+  handle: Handle<'file'> | null;
 }
 
-async function* fileEntry(state: WalkState, path: Buffer, header: EntryHeader, stat: FileStat): AsyncGenerator<SourceEntry> {
+/** Entries read ahead per directory: enough to keep the thread pool busy, few handles open. */
+export const prefetchEntriesMax = 16;
+/** Entries read ahead over all levels of a deep tree: bounds the handles held open. */
+export const prefetchEntriesTotalMax = 64;
+
+async function* walkEntry(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): AsyncGenerator<SourceEntry> {
+  const prepared = await prepare(state, path, name, knownStat);
+  if (prepared !== null) yield* emit(state, prepared);
+}
+
+/** Reads an entry's metadata (and opens a file); null when it could not be read (reported). */
+async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): Promise<Prepared | null> {
   const { io, options } = state;
-  let handle: Handle<'file'>;
+  let handle: Handle<'file'> | null = null;
   try {
-    handle = await io.openFile(path, { noFollow: true });
-  } catch (error) {
-    options.onProblem(displayPath(path), error as Error);
-    return;
-  }
-  try {
-    try {
+    const stat = knownStat ?? (await io.lstat(path));
+    const type = entryTypeByKind[stat.kind];
+    if (type === undefined) return null;
+    const header = headerFromStat(name, type, stat, options.ownerNames);
+    if (type === 'file') {
+      handle = await io.openFile(path, { noFollow: true });
       const opened = await io.stat(handle);
       if (opened.inode !== stat.inode || opened.device !== stat.device) {
         throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
       }
       Object.assign(header, await readXattrMetadata(io, handle, path));
       header.sparseMap = await readDataMap(io, handle, header.sizeBytes, stat.blocks * 512);
-    } catch (error) {
-      options.onProblem(displayPath(path), error as Error);
+    } else {
+      if (type === 'symlink') header.linkTarget = await io.readLink(path);
+      Object.assign(header, await readXattrMetadata(io, path, path));
+    }
+    return { path, header, stat, handle };
+  } catch (error) {
+    await handle?.close();
+    options.onProblem(displayPath(path), error as Error);
+    return null;
+  }
+}
+
+/** Yields a prepared entry in its turn (hardlinks are decided here, in walk order), then its children. */
+async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<SourceEntry> {
+  const { header, stat, handle } = prepared;
+  try {
+    if (header.type !== 'directory' && stat.linkCount > 1) {
+      const key = `${stat.device}:${stat.inode}`;
+      const first = state.hardlinks.get(key);
+      if (first !== undefined) {
+        Object.assign(header, { type: 'hardlink', sizeBytes: 0, linkTarget: first, xattrs: [], aclAccess: null, aclDefault: null, sparseMap: null });
+        yield { header, data: noData };
+        return;
+      }
+      state.hardlinks.set(key, header.path);
+    }
+    if (handle !== null) {
+      yield { header, data: () => readData(state.io, handle, header, state.options) };
       return;
     }
-    yield { header, data: () => readData(io, handle, header, options) };
+    yield { header, data: noData };
   } finally {
-    await handle.close();
+    await handle?.close();
+  }
+  if (header.type !== 'directory') return;
+  if (state.options.oneFileSystem === true && stat.device !== state.rootDevice) return;
+  yield* walkChildren(state, prepared.path, header.path);
+}
+
+async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): AsyncGenerator<SourceEntry> {
+  let names: Buffer[];
+  try {
+    names = await state.io.readDirectory(path);
+  } catch (error) {
+    state.options.onProblem(displayPath(path), error as Error);
+    return;
+  }
+  names.sort(Buffer.compare);
+  const ahead: Promise<Prepared | null>[] = [];
+  let next = 0;
+  const readAhead = (): void => {
+    while (next < names.length && (ahead.length === 0 || (ahead.length < prefetchEntriesMax && state.aheadCount < prefetchEntriesTotalMax))) {
+      const child = names[next++]!;
+      state.aheadCount++;
+      ahead.push(prepare(state, joinPath(path, child), joinPath(name, child), null));
+    }
+  };
+  try {
+    readAhead();
+    while (ahead.length > 0) {
+      const prepared = await ahead.shift()!;
+      state.aheadCount--;
+      readAhead();
+      if (prepared !== null) yield* emit(state, prepared);
+    }
+  } finally {
+    // Left early (the consumer stopped, or an error): close what was read ahead.
+    for (const pending of ahead.splice(0)) {
+      state.aheadCount--;
+      await (await pending)?.handle?.close();
+    }
   }
 }
 
