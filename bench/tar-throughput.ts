@@ -505,6 +505,7 @@ function median(values: number[]): number {
 function printTable(steps: { step: Step; results: Measurement[][] }[]): void {
   console.log('| step | tool | median wall s | wall min-max s | median CPU s | median peak RSS MiB | wall vs GNU tar | CPU vs GNU tar | within 1.25x |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
+  const verdicts: string[] = [];
   for (const { step, results } of steps) {
     const peerWall = median(results[0]?.map((run) => run.wallSeconds) ?? []);
     const peerCpu = median(results[0]?.map((run) => run.cpuSeconds) ?? []);
@@ -514,6 +515,7 @@ function printTable(steps: { step: Step; results: Measurement[][] }[]): void {
       const wall = median(walls);
       const cpu = median(runs.map((run) => run.cpuSeconds));
       const verdict = !command.tool.startsWith('holdfast') ? '' : wall / peerWall <= goalRatioMax ? 'yes' : 'NO';
+      if (verdict !== '') verdicts.push(verdict);
       const cells = [
         step.name,
         command.tool + (index === 0 ? ' (peer)' : ''),
@@ -529,6 +531,9 @@ function printTable(steps: { step: Step; results: Measurement[][] }[]): void {
       console.log(`| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`);
     });
   }
+  const met = verdicts.filter((verdict) => verdict === 'yes').length;
+  console.log('');
+  console.log(`goal: within ${goalRatioMax}x of GNU tar's time (median wall): met by ${met} of ${verdicts.length} holdfast rows`);
 }
 
 function commandOutput(command: string, args: string[]): string {
