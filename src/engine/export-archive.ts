@@ -3,7 +3,7 @@
  * socket, stdout). The walk, the encoder and the writer run as one pull chain, so memory stays
  * at one data buffer and one output buffer whatever the size of the tree.
  */
-import type { FilePath } from '../base/file-path.js';
+import { displayPath, type FilePath } from '../base/file-path.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import { BufferedWriter } from '../io/buffered-writer.js';
 import type { Handle } from '../io/handle.js';
@@ -13,7 +13,6 @@ import type { SourceEntry } from '../source/source-entry.js';
 import { walkTrees } from '../source/tree-walker.js';
 import { encodeStream } from '../streams/stream-encoder.js';
 import { encodeTar } from '../streams/tar-encoder.js';
-import { displayPath } from '../base/file-path.js';
 
 export type ArchiveFormat = 'stream' | 'tar';
 

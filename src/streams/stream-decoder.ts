@@ -33,7 +33,7 @@ export async function decodeStream(input: ByteInput, sink: EntrySink, streamName
     if (headerBytes.length < recordHeaderBytes) {
       throw fail('HOLDFAST_FORMAT_TRUNCATED', `the stream ends at ${where} before its end record`, entry);
     }
-    const header = decodeRecordHeader(Buffer.from(await input.readExactly(recordHeaderBytes, 'a record header')), where, streamName);
+    const header = decodeRecordHeader(await input.readExactly(recordHeaderBytes, 'a record header'), where, streamName);
     if (header.payloadBytes > payloadBytesMax(header.type)) {
       throw fail('HOLDFAST_LIMIT_EXCEEDED', `a record at ${where} declares ${header.payloadBytes} bytes, over the limit of ${payloadBytesMax(header.type)}`, entry);
     }

@@ -25,6 +25,7 @@ const closeAsync = promisify(fs.close);
 const fstatAsync = promisify(fs.fstat);
 const fsyncAsync = promisify(fs.fsync);
 const fdatasyncAsync = promisify(fs.fdatasync);
+const ftruncateAsync = promisify(fs.ftruncate);
 
 const errnoNoData = 61;
 const errnoNoDeviceOrAddress = 6;
@@ -140,7 +141,7 @@ export class NodeBackend implements Backend {
   }
 
   async truncate(descriptor: Descriptor, sizeBytes: number): Promise<void> {
-    await pathCall(() => promisify(fs.ftruncate)(descriptor.fd, sizeBytes), 'ftruncate', context('truncate', descriptor));
+    await pathCall(() => ftruncateAsync(descriptor.fd, sizeBytes), 'ftruncate', context('truncate', descriptor));
   }
 
   async release(descriptor: Descriptor, ownership: Ownership): Promise<void> {
