@@ -28,7 +28,23 @@ export type HoldfastErrorCode =
   /** An entry would create, change or follow something outside the target directory. */
   | 'HOLDFAST_UNSAFE_PATH'
   /** Data did not match the byte count its header promised. */
-  | 'HOLDFAST_SIZE_MISMATCH';
+  | 'HOLDFAST_SIZE_MISMATCH'
+  /** No repository where one was named (exit code 10). */
+  | 'HOLDFAST_NO_REPOSITORY'
+  /** A repository already exists where `init` was asked to make one. */
+  | 'HOLDFAST_REPOSITORY_EXISTS'
+  /** No key file of the repository opens with the password given (exit code 12). */
+  | 'HOLDFAST_WRONG_PASSWORD'
+  /** Stored bytes failed authentication or their id: damaged or tampered with. */
+  | 'HOLDFAST_INTEGRITY'
+  /** Something the repository references is not there (a pack, a blob, a snapshot). */
+  | 'HOLDFAST_MISSING'
+  /** A snapshot name that matches no snapshot, or more than one. */
+  | 'HOLDFAST_NO_SNAPSHOT'
+  /** A worker thread of the pool died or failed a job in a way that is not the job's own error. */
+  | 'HOLDFAST_WORKER_FAILED'
+  /** A command-line or API argument that cannot be used. */
+  | 'HOLDFAST_USAGE';
 
 export interface ErrorContext {
   operation: string;

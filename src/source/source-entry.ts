@@ -10,4 +10,11 @@ export interface SourceEntry {
    * is valid until the next pull. Leaving the loop early releases what the entry holds.
    */
   data(): AsyncIterable<Buffer>;
+  /** The source file's device and inode, where the source is a file system. */
+  identity?: { device: bigint; inode: bigint };
+  /**
+   * The walker was told this file has not changed since the last backup and did not open it:
+   * the header has only what lstat gives (no xattrs, ACLs or data map) and there is no data.
+   */
+  unchanged?: boolean;
 }

@@ -32,6 +32,14 @@ export interface WalkOptions {
   oneFileSystem?: boolean;
   /** An entry that could not be read (it is left out), or a file that changed while read. */
   onProblem: (path: string, error: Error) => void;
+  /** Leaves an entry out (and, for a directory, everything below it) without a word. */
+  exclude?: (name: Buffer, stat: FileStat) => boolean;
+  /**
+   * True when a regular file is known not to have changed (an incremental backup compares its
+   * device, inode, size, mtime and ctime with the last snapshot). Such a file is not opened: its
+   * entry carries only what lstat gives, `unchanged: true`, and no data.
+   */
+  unchanged?: (name: Buffer, stat: FileStat) => boolean;
 }
 
 const entryTypeByKind: Partial<Record<HandleKind, EntryType>> = {
@@ -83,6 +91,7 @@ interface Prepared {
   header: EntryHeader;
   stat: FileStat;
   handle: Handle<'file'> | null;
+  unchanged: boolean;
 }
 
 /** Entries read ahead per directory: enough to keep the thread pool busy, few handles open. */
@@ -102,8 +111,9 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
   try {
     const stat = knownStat ?? (await io.lstat(path));
     const type = entryTypeByKind[stat.kind];
-    if (type === undefined) return null;
+    if (type === undefined || options.exclude?.(name, stat) === true) return null;
     const header = headerFromStat(name, type, stat, options.ownerNames);
+    if (type === 'file' && options.unchanged?.(name, stat) === true) return { path, header, stat, handle: null, unchanged: true };
     if (type === 'file') {
       handle = await io.openFile(path, { noFollow: true });
       const opened = await io.stat(handle);
@@ -116,7 +126,7 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
       if (type === 'symlink') header.linkTarget = await io.readLink(path);
       Object.assign(header, await readXattrMetadata(io, path, path));
     }
-    return { path, header, stat, handle };
+    return { path, header, stat, handle, unchanged: false };
   } catch (error) {
     await handle?.close();
     options.onProblem(displayPath(path), error as Error);
@@ -127,22 +137,23 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
 /** Yields a prepared entry in its turn (hardlinks are decided here, in walk order), then its children. */
 async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<SourceEntry> {
   const { header, stat, handle } = prepared;
+  const identity = { device: stat.device, inode: stat.inode };
   try {
     if (header.type !== 'directory' && stat.linkCount > 1) {
       const key = `${stat.device}:${stat.inode}`;
       const first = state.hardlinks.get(key);
       if (first !== undefined) {
         Object.assign(header, { type: 'hardlink', sizeBytes: 0, linkTarget: first, xattrs: [], aclAccess: null, aclDefault: null, sparseMap: null });
-        yield { header, data: noData };
+        yield { header, data: noData, identity };
         return;
       }
       state.hardlinks.set(key, header.path);
     }
     if (handle !== null) {
-      yield { header, data: () => readData(state.io, handle, header, state.options) };
+      yield { header, data: () => readData(state.io, handle, header, state.options), identity };
       return;
     }
-    yield { header, data: noData };
+    yield { header, data: noData, identity, unchanged: prepared.unchanged };
   } finally {
     await handle?.close();
   }
@@ -211,9 +222,18 @@ async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, op
         yield lease.bytes.subarray(0, count);
       }
     }
+    if (!shrank) await reportChange(io, handle, header, options);
   } finally {
     await handle.close();
     lease.release();
+  }
+}
+
+/** A file written while it was read may hold a mix of old and new bytes: say so. */
+async function reportChange(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions): Promise<void> {
+  const after = await io.stat(handle);
+  if (after.sizeBytes !== header.sizeBytes || after.mtimeNs !== header.mtimeNs || after.ctimeNs !== header.ctimeNs) {
+    options.onProblem(displayPath(header.path), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'read', path: displayPath(header.path) }, 'the file changed while it was read; what was stored may mix old and new bytes'));
   }
 }
 

@@ -8,7 +8,7 @@
 import { displayPath } from '../base/file-path.js';
 import { holdfastError, type HoldfastErrorCode } from '../errors/holdfast-error.js';
 import { entryDataBytes, type EntryHeader } from '../format/entry.js';
-import { decodeAclRecord, decodeEntryRecord, decodeSparseMapRecord, decodeXattrRecord, PayloadReader } from '../format/stream/entry-codec.js';
+import { applyMetadataRecord, decodeEntryRecord, PayloadReader } from '../format/stream/entry-codec.js';
 import { checkPayload, decodeRecordHeader, limits, payloadBytesMax, recordHeaderBytes, recordType, streamMagic, streamVersion, type RecordHeader } from '../format/stream/record.js';
 import type { ByteInput, EntrySink } from './entry-pipe.js';
 
@@ -77,8 +77,10 @@ export async function decodeStream(input: ByteInput, sink: EntrySink, streamName
         return { entryCount };
       }
       default:
-        if (entry !== null && !entry.begun) addMetadata(entry, header, Buffer.from(payload), streamName, fail, where);
-        // Any other record type is one this reader does not know: skipped (rule D3).
+        if (header.type === recordType.streamStart) throw fail('HOLDFAST_FORMAT_INVALID', `a second start record at ${where}`, entry);
+        // A metadata record of the current entry; any other type is one this reader does not
+        // know, and is skipped (rule D3).
+        if (entry !== null && !entry.begun) applyMetadataRecord(entry.header, header.type, Buffer.from(payload), streamName);
         break;
     }
   }
@@ -101,36 +103,6 @@ type Fail = (code: HoldfastErrorCode, reason: string, entry?: EntryState | null)
 function requireEntry(entry: EntryState | null, where: string, fail: Fail): EntryState {
   if (entry === null) throw fail('HOLDFAST_FORMAT_INVALID', `a record at ${where} belongs to no entry`);
   return entry;
-}
-
-function addMetadata(entry: EntryState, header: RecordHeader, payload: Buffer, streamName: string, fail: Fail, where: string): void {
-  const target = entry.header;
-  switch (header.type) {
-    case recordType.linkTarget:
-      if (payload.length > limits.pathBytesMax) throw fail('HOLDFAST_LIMIT_EXCEEDED', `a link target of ${payload.length} bytes`, entry);
-      target.linkTarget = payload;
-      break;
-    case recordType.xattr:
-      if (target.xattrs.length >= limits.xattrCountMax) throw fail('HOLDFAST_LIMIT_EXCEEDED', `more than ${limits.xattrCountMax} xattrs`, entry);
-      target.xattrs.push(decodeXattrRecord(payload, streamName));
-      break;
-    case recordType.aclAccess:
-      target.aclAccess = decodeAclRecord(payload, streamName);
-      break;
-    case recordType.aclDefault:
-      target.aclDefault = decodeAclRecord(payload, streamName);
-      break;
-    case recordType.sparseMap: {
-      const extents = decodeSparseMapRecord(payload, streamName);
-      target.sparseMap = [...(target.sparseMap ?? []), ...extents];
-      if (target.sparseMap.length > limits.sparseExtentCountMax) throw fail('HOLDFAST_LIMIT_EXCEEDED', `more than ${limits.sparseExtentCountMax} sparse extents`, entry);
-      break;
-    }
-    case recordType.streamStart:
-      throw fail('HOLDFAST_FORMAT_INVALID', `a second start record at ${where}`, entry);
-    default:
-      break;
-  }
 }
 
 async function begin(entry: EntryState, sink: EntrySink, fail: Fail): Promise<void> {

@@ -6,8 +6,8 @@
  */
 import { displayPath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
-import { entryDataBytes, type EntryHeader } from '../format/entry.js';
-import { encodeAclRecord, encodeEntryRecord, encodeSparseMapRecords, encodeU64, encodeXattrRecord } from '../format/stream/entry-codec.js';
+import { entryDataBytes } from '../format/entry.js';
+import { encodeU64, entryMetadataPayloads } from '../format/stream/entry-codec.js';
 import { encodeRecordHeader, limits, recordType, streamMagic, streamVersion } from '../format/stream/record.js';
 import type { SourceEntry } from './entry-pipe.js';
 
@@ -28,7 +28,7 @@ export async function* encodeStream(entries: AsyncIterable<SourceEntry>): AsyncG
   yield record(recordType.streamStart, start);
   let entryCount = 0;
   for await (const entry of entries) {
-    for (const payload of metadataPayloads(entry.header)) yield record(payload.type, payload.bytes);
+    for (const payload of entryMetadataPayloads(entry.header)) yield record(payload.type, payload.bytes);
     const expectedBytes = entryDataBytes(entry.header);
     let dataBytes = 0;
     for await (const piece of entry.data()) {
@@ -45,15 +45,4 @@ export async function* encodeStream(entries: AsyncIterable<SourceEntry>): AsyncG
     entryCount++;
   }
   yield record(recordType.streamEnd, encodeU64(entryCount));
-}
-
-function* metadataPayloads(header: EntryHeader): Generator<{ type: number; bytes: Buffer }> {
-  yield { type: recordType.entry, bytes: encodeEntryRecord(header) };
-  if (header.linkTarget !== null) yield { type: recordType.linkTarget, bytes: header.linkTarget };
-  for (const xattr of header.xattrs) yield { type: recordType.xattr, bytes: encodeXattrRecord(xattr.name, xattr.value) };
-  if (header.aclAccess !== null) yield { type: recordType.aclAccess, bytes: encodeAclRecord(header.aclAccess) };
-  if (header.aclDefault !== null) yield { type: recordType.aclDefault, bytes: encodeAclRecord(header.aclDefault) };
-  if (header.sparseMap !== null) {
-    for (const bytes of encodeSparseMapRecords(header.sparseMap)) yield { type: recordType.sparseMap, bytes };
-  }
 }

@@ -11,10 +11,11 @@
  * sparseMap:  count x (u64 offset, u64 length); an entry may carry several, which concatenate
  * entryEnd:   u64 data bytes
  */
+import { displayPath } from '../../base/file-path.js';
 import { holdfastError } from '../../errors/holdfast-error.js';
 import type { AclEntry, AclTag, EntryHeader, EntryType, Extent } from '../entry.js';
 import { emptyEntryHeader } from '../entry.js';
-import { limits } from './record.js';
+import { limits, recordType } from './record.js';
 
 const typeCodes: readonly EntryType[] = ['file', 'directory', 'symlink', 'hardlink', 'fifo', 'socket', 'character-device', 'block-device'];
 const aclTags: readonly AclTag[] = ['user-owner', 'user', 'group-owner', 'group', 'mask', 'other'];
@@ -182,4 +183,48 @@ export function encodeU64(value: number): Buffer {
   const payload = Buffer.alloc(8);
   payload.writeBigUInt64LE(BigInt(value));
   return payload;
+}
+
+/** The metadata records that follow an entry record, in stream order: link, xattrs, ACLs, sparse map. */
+export function* entryMetadataPayloads(header: EntryHeader): Generator<{ type: number; bytes: Buffer }> {
+  yield { type: recordType.entry, bytes: encodeEntryRecord(header) };
+  if (header.linkTarget !== null) yield { type: recordType.linkTarget, bytes: header.linkTarget };
+  for (const xattr of header.xattrs) yield { type: recordType.xattr, bytes: encodeXattrRecord(xattr.name, xattr.value) };
+  if (header.aclAccess !== null) yield { type: recordType.aclAccess, bytes: encodeAclRecord(header.aclAccess) };
+  if (header.aclDefault !== null) yield { type: recordType.aclDefault, bytes: encodeAclRecord(header.aclDefault) };
+  if (header.sparseMap !== null) {
+    for (const bytes of encodeSparseMapRecords(header.sparseMap)) yield { type: recordType.sparseMap, bytes };
+  }
+}
+
+/**
+ * Adds one metadata record (link, xattr, ACL, sparse map) to the entry it follows. Returns false
+ * for a type that is not an entry metadata record, which the caller handles or skips.
+ */
+export function applyMetadataRecord(target: EntryHeader, type: number, payload: Buffer, streamName: string): boolean {
+  const overLimit = (reason: string): Error => holdfastError('HOLDFAST_LIMIT_EXCEEDED', { operation: 'read stream', path: streamName }, `${reason} (in entry "${displayPath(target.path)}")`);
+  switch (type) {
+    case recordType.linkTarget:
+      if (payload.length > limits.pathBytesMax) throw overLimit(`a link target of ${payload.length} bytes`);
+      target.linkTarget = payload;
+      return true;
+    case recordType.xattr:
+      if (target.xattrs.length >= limits.xattrCountMax) throw overLimit(`more than ${limits.xattrCountMax} xattrs`);
+      target.xattrs.push(decodeXattrRecord(payload, streamName));
+      return true;
+    case recordType.aclAccess:
+      target.aclAccess = decodeAclRecord(payload, streamName);
+      return true;
+    case recordType.aclDefault:
+      target.aclDefault = decodeAclRecord(payload, streamName);
+      return true;
+    case recordType.sparseMap: {
+      const extents = decodeSparseMapRecord(payload, streamName);
+      target.sparseMap = [...(target.sparseMap ?? []), ...extents];
+      if (target.sparseMap.length > limits.sparseExtentCountMax) throw overLimit(`more than ${limits.sparseExtentCountMax} sparse extents`);
+      return true;
+    }
+    default:
+      return false;
+  }
 }

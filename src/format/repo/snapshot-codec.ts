@@ -1,0 +1,93 @@
+/**
+ * Snapshot and config files (docs/repository-format.md): JSON, checked field by field when read,
+ * so a damaged or foreign file is a clear error and not a crash later. Snapshots are sealed by
+ * the repository before they are stored; the config is plain (it holds no secret, and it must be
+ * readable before a key is opened, to tell a foreign directory or a newer version apart).
+ */
+import { holdfastError } from '../../errors/holdfast-error.js';
+
+export const repositoryFormatName = 'holdfast-repository';
+export const repositoryVersion = 1;
+export const snapshotVersion = 1;
+
+export interface RepositoryConfig {
+  format: typeof repositoryFormatName;
+  version: number;
+  /** 64 hex characters, random. */
+  id: string;
+  created: string;
+}
+
+export interface SnapshotSummary {
+  entries: number;
+  files: number;
+  /** Raw bytes of file data in the snapshot. */
+  dataBytes: number;
+  /** Files taken from the parent snapshot without reading them. */
+  filesUnchanged: number;
+  /** Chunks and raw bytes this backup stored that the repository did not have. */
+  chunksAdded: number;
+  rawBytesAdded: number;
+  storedBytesAdded: number;
+  /** Entries left out (unreadable) or changed while read. */
+  problems: number;
+  durationMs: number;
+}
+
+export interface Snapshot {
+  version: number;
+  time: string;
+  hostname: string;
+  username: string;
+  paths: string[];
+  tags: string[];
+  /** The snapshot id this one was compared with, or null. */
+  parent: string | null;
+  /** Tree blob ids (hex), in order: their entries concatenated are the snapshot. */
+  trees: string[];
+  summary: SnapshotSummary;
+}
+
+const hexId = /^[0-9a-f]{64}$/;
+
+export function encodeJson(value: unknown): Buffer {
+  return Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
+}
+
+export function decodeConfig(bytes: Buffer, path: string): RepositoryConfig {
+  const fail = (reason: string): Error => holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'open repository', path }, reason);
+  const value = parseJson(bytes, fail) as Partial<RepositoryConfig>;
+  if (value.format !== repositoryFormatName) throw fail('its config file is not a holdfast repository config');
+  if (typeof value.version !== 'number') throw fail('its config has no version');
+  if (value.version !== repositoryVersion) {
+    throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'open repository', path }, `repository version ${value.version} is not one this holdfast reads (${repositoryVersion})`);
+  }
+  if (typeof value.id !== 'string' || !hexId.test(value.id) || typeof value.created !== 'string') throw fail('its config lacks an id or a creation time');
+  return value as RepositoryConfig;
+}
+
+export function decodeSnapshot(bytes: Buffer, name: string): Snapshot {
+  const fail = (reason: string): Error => holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'read snapshot', path: name }, reason);
+  const value = parseJson(bytes, fail) as Partial<Snapshot>;
+  if (typeof value.version !== 'number') throw fail('it has no version');
+  if (value.version > snapshotVersion) throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'read snapshot', path: name }, `snapshot version ${value.version} is newer than this holdfast reads`);
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((item) => typeof item === 'string');
+  if (typeof value.time !== 'string' || Number.isNaN(Date.parse(value.time))) throw fail('it has no valid time');
+  if (typeof value.hostname !== 'string' || typeof value.username !== 'string') throw fail('it has no host or user name');
+  if (!strings(value.paths) || !strings(value.tags)) throw fail('its paths or tags are not lists of strings');
+  if (value.parent !== null && (typeof value.parent !== 'string' || !hexId.test(value.parent))) throw fail('its parent is not a snapshot id');
+  if (!strings(value.trees) || !value.trees.every((id) => hexId.test(id))) throw fail('its trees are not blob ids');
+  if (typeof value.summary !== 'object' || value.summary === null) throw fail('it has no summary');
+  return value as Snapshot;
+}
+
+function parseJson(bytes: Buffer, fail: (reason: string) => Error): unknown {
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('it is not a JSON object');
+    return value;
+  } catch (error) {
+    if (error instanceof SyntaxError) throw fail(`it is not valid JSON (${error.message})`);
+    throw error;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Backend: where a repository's files live. One contract for every kind of storage (a local
+ * directory today; object stores later), so the repository code above never knows which.
+ *
+ * Files are immutable: a name is written once, completely and durably, or not at all; they are
+ * never rewritten in place. Names are 64 hex characters (the hash of the file's bytes), except
+ * the one `config` file.
+ *
+ * Errors: a missing file is code ENOENT; every other failure keeps the system's code (EIO,
+ * ENOSPC, EACCES) with the operation and the path. None is retried here.
+ */
+export type FileKind = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+
+export const fileKinds: readonly FileKind[] = ['keys', 'data', 'index', 'snapshots', 'locks'];
+
+export interface StoredFile {
+  name: string;
+  sizeBytes: number;
+}
+
+export interface ByteRange {
+  offsetBytes: number;
+  lengthBytes: number;
+}
+
+export interface Backend {
+  /** Where the repository is, for messages ("/srv/backups/repo"). */
+  readonly location: string;
+  /** Makes the directory structure of an empty repository. */
+  create(): Promise<void>;
+  /**
+   * Stores `bytes` under kind/name: the file is complete and durable (file and directory synced)
+   * when the promise resolves. The caller keeps ownership of `bytes`; they are not kept.
+   */
+  save(kind: FileKind, name: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * The whole file, or a range of it; a file shorter than the range is HOLDFAST_FORMAT_TRUNCATED.
+   * The Buffer is the caller's and spans exactly its own ArrayBuffer (it can be transferred).
+   */
+  load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer>;
+  /** The files of a kind, in no particular order; temporary files are never listed. */
+  list(kind: FileKind): Promise<StoredFile[]>;
+  /** Size of one file; ENOENT when it is missing. */
+  stat(kind: FileKind, name: string): Promise<StoredFile>;
+  remove(kind: FileKind, name: string): Promise<void>;
+}

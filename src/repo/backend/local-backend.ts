@@ -1,0 +1,165 @@
+/**
+ * LocalBackend: a repository in a directory, written through the Io interface (so the same code
+ * runs on the simulator's torn writes and lost unsynced data).
+ *
+ *   config                 data/<2 hex>/<64 hex>   index/<64 hex>   snapshots/<64 hex>   keys/<64 hex>
+ *
+ * A save writes a temporary file beside its target (`.tmp-...`, exclusive create, mode 0600),
+ * syncs it, renames it over the final name and syncs the directory (rule D1): a crash leaves
+ * either the whole file or a temporary file that list() never shows. Nothing is rewritten in
+ * place; a name saved twice gets the same bytes, because names are hashes of the content.
+ */
+import { randomBytes } from 'node:crypto';
+import { holdfastError, isErrorCode } from '../../errors/holdfast-error.js';
+import type { BufferPool } from '../../io/buffer-pool.js';
+import type { Handle } from '../../io/handle.js';
+import type { Io } from '../../io/io.js';
+import { readOnce, writeAll } from '../../io/transfer.js';
+import { fileKinds, type Backend, type ByteRange, type FileKind, type StoredFile } from './backend.js';
+
+const namePattern = /^[0-9a-f]{64}$/;
+const temporaryPrefix = '.tmp-';
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  readonly #io: Io;
+  readonly #pool: BufferPool;
+
+  /** `pool` lends the buffers that bytes pass through on their way to and from the files. */
+  constructor(io: Io, location: string, pool: BufferPool) {
+    this.#io = io;
+    this.location = location.replace(/\/+$/, '') || '/';
+    this.#pool = pool;
+  }
+
+  async create(): Promise<void> {
+    const parts = this.location.split('/');
+    for (let length = 2; length < parts.length; length++) await this.#makeDirectory(parts.slice(0, length).join('/') || '/');
+    await this.#makeDirectory(this.location);
+    for (const kind of fileKinds) await this.#makeDirectory(`${this.location}/${kind}`);
+    for (let prefix = 0; prefix < 256; prefix++) await this.#makeDirectory(`${this.location}/data/${prefix.toString(16).padStart(2, '0')}`);
+    await this.#syncDirectory(`${this.location}/data`);
+    await this.#syncDirectory(this.location);
+  }
+
+  async save(kind: FileKind, name: string, bytes: Uint8Array): Promise<void> {
+    const path = this.#path(kind, name);
+    const directory = path.slice(0, path.lastIndexOf('/'));
+    const temporary = `${directory}/${temporaryPrefix}${name}-${randomBytes(6).toString('hex')}`;
+    let handle: Handle<'file'> | null = await this.#io.openFile(temporary, { access: 'write', create: 'exclusive', mode: 0o600 });
+    try {
+      await this.#writeBytes(handle, bytes);
+      await this.#io.sync(handle);
+      const closing = handle;
+      handle = null;
+      await closing.close();
+      await this.#io.rename(temporary, path);
+    } catch (error) {
+      await handle?.close();
+      await this.#io.unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+    await this.#syncDirectory(directory);
+  }
+
+  async load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer> {
+    const path = this.#path(kind, name);
+    const handle = await this.#io.openFile(path);
+    try {
+      const sizeBytes = (await this.#io.stat(handle)).sizeBytes;
+      const offsetBytes = range?.offsetBytes ?? 0;
+      const lengthBytes = range?.lengthBytes ?? sizeBytes;
+      if (offsetBytes + lengthBytes > sizeBytes) {
+        throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path }, `the file has ${sizeBytes} bytes; bytes ${offsetBytes}..${offsetBytes + lengthBytes} were wanted`);
+      }
+      return await this.#readBytes(handle, offsetBytes, lengthBytes);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async list(kind: FileKind): Promise<StoredFile[]> {
+    const directories = kind === 'data' ? (await this.#names(`${this.location}/data`)).filter((name) => /^[0-9a-f]{2}$/.test(name)).map((name) => `${this.location}/data/${name}`) : [`${this.location}/${kind}`];
+    const found: StoredFile[] = [];
+    for (const directory of directories) {
+      const names = (await this.#names(directory)).filter((name) => namePattern.test(name));
+      const stats = await Promise.all(names.map((name) => this.#io.lstat(`${directory}/${name}`)));
+      names.forEach((name, index) => found.push({ name, sizeBytes: stats[index]!.sizeBytes }));
+    }
+    return found;
+  }
+
+  async stat(kind: FileKind, name: string): Promise<StoredFile> {
+    const stat = await this.#io.lstat(this.#path(kind, name));
+    return { name, sizeBytes: stat.sizeBytes };
+  }
+
+  async remove(kind: FileKind, name: string): Promise<void> {
+    const path = this.#path(kind, name);
+    await this.#io.unlink(path);
+    await this.#syncDirectory(path.slice(0, path.lastIndexOf('/')));
+  }
+
+  #path(kind: FileKind, name: string): string {
+    if (kind === 'config') return `${this.location}/config`;
+    if (!namePattern.test(name)) throw holdfastError('HOLDFAST_USAGE', { operation: 'name a file in', path: this.location }, `"${name}" is not a 64-character hex name`);
+    return kind === 'data' ? `${this.location}/data/${name.slice(0, 2)}/${name}` : `${this.location}/${kind}/${name}`;
+  }
+
+  async #names(directory: string): Promise<string[]> {
+    try {
+      return (await this.#io.readDirectory(directory)).map((name) => name.toString('latin1'));
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) return [];
+      throw error;
+    }
+  }
+
+  async #makeDirectory(path: string): Promise<void> {
+    try {
+      await this.#io.makeDirectory(path, { mode: 0o700 });
+    } catch (error) {
+      if (!isErrorCode(error, 'EEXIST')) throw error;
+    }
+  }
+
+  async #syncDirectory(path: string): Promise<void> {
+    const handle = await this.#io.openDirectory(path);
+    try {
+      await this.#io.sync(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #writeBytes(handle: Handle<'file'>, bytes: Uint8Array): Promise<void> {
+    const lease = await this.#pool.acquire();
+    try {
+      for (let position = 0; position < bytes.length; position += lease.sizeBytes) {
+        const lengthBytes = Math.min(lease.sizeBytes, bytes.length - position);
+        lease.bytes.set(bytes.subarray(position, position + lengthBytes));
+        await writeAll(this.#io, handle, lease, { position, lengthBytes });
+      }
+    } finally {
+      lease.release();
+    }
+  }
+
+  async #readBytes(handle: Handle<'file'>, offsetBytes: number, lengthBytes: number): Promise<Buffer> {
+    // A buffer of its own ArrayBuffer, so that the caller can move it to a worker thread.
+    const result = Buffer.from(new ArrayBuffer(lengthBytes));
+    const lease = await this.#pool.acquire();
+    try {
+      let filled = 0;
+      while (filled < lengthBytes) {
+        const count = await readOnce(this.#io, handle, lease, { position: offsetBytes + filled, lengthBytes: Math.min(lease.sizeBytes, lengthBytes - filled) });
+        if (count === 0) throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path: handle.path }, `the file ends at byte ${offsetBytes + filled}`);
+        lease.bytes.copy(result, filled, 0, count);
+        filled += count;
+      }
+    } finally {
+      lease.release();
+    }
+    return result;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The jobs of the repository's worker threads: the CPU-heavy halves of storing and loading a
+ * blob. The main thread reads, chunks and hashes (it must look an id up before deciding to
+ * store), and hands each new chunk over here to be compressed and sealed; loading goes the
+ * other way. Plaintext and stored bytes are moved between threads (transfer lists), never copied.
+ *
+ * Keys come with each job's payload, never in its traced parameters.
+ */
+import { serveJobs } from '../pool/worker-runtime.js';
+import { openBlob, sealBlobWithId } from './blob-codec.js';
+
+export interface SealJob {
+  encryptionKey: Uint8Array;
+  id: Uint8Array;
+  plaintext: ArrayBuffer;
+}
+
+export interface SealResult {
+  stored: ArrayBuffer;
+  compressed: boolean;
+}
+
+export interface OpenJob {
+  encryptionKey: Uint8Array;
+  idKey: Uint8Array;
+  id: Uint8Array;
+  stored: ArrayBuffer;
+  rawBytes: number;
+  /** Names the blob in an error message. */
+  name: string;
+}
+
+function owned(bytes: Buffer): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  const copy = new ArrayBuffer(bytes.length);
+  new Uint8Array(copy).set(bytes);
+  return copy;
+}
+
+serveJobs({
+  seal: (payload) => {
+    const job = payload as SealJob;
+    const sealed = sealBlobWithId({ encryptionKey: Buffer.from(job.encryptionKey) }, Buffer.from(job.id), Buffer.from(job.plaintext));
+    const stored = owned(sealed.stored);
+    const result: SealResult = { stored, compressed: sealed.compressed };
+    return { result, transfer: [stored] };
+  },
+  open: (payload) => {
+    const job = payload as OpenJob;
+    const keys = { encryptionKey: Buffer.from(job.encryptionKey), idKey: Buffer.from(job.idKey) };
+    const plaintext = owned(openBlob(keys, job.id, new Uint8Array(job.stored), job.rawBytes, { operation: 'load blob', path: job.name }));
+    return { result: plaintext, transfer: [plaintext] };
+  },
+});
