@@ -4,5 +4,11 @@ export const exitCodes = {
   fatal: 1,
   /** Finished, but some entries were left out (unreadable, refused as unsafe, not restorable). */
   partial: 3,
+  /** No repository where one was named (or no default one yet). */
+  noRepository: 10,
+  /** The repository is locked by another process. */
+  lockFailed: 11,
+  /** No key of the repository opens with the password given. */
+  wrongPassword: 12,
   interrupted: 130,
 } as const;

@@ -1,11 +1,15 @@
 /**
- * The holdfast command line: one file per verb under cli/. Verbs of the repository (backup,
- * restore, snapshots, check, ...) follow in later releases.
+ * The holdfast command line: one file per verb under cli/.
  */
 import { readFileSync } from 'node:fs';
 import { exitCodes } from './exit-codes.js';
 import { exportCommand, exportUsage, UsageError } from './export-command.js';
 import { importCommand, importUsage } from './import-command.js';
+import { backupCommand, backupUsage } from './backup-command.js';
+import { checkCommand, checkUsage } from './check-command.js';
+import { initCommand, initUsage } from './init-command.js';
+import { restoreCommand, restoreUsage } from './restore-command.js';
+import { snapshotsCommand, snapshotsUsage } from './snapshots-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -17,9 +21,18 @@ const usage = `holdfast ${version()}: consistent, incremental, deduplicated, enc
 Usage: holdfast [--help] [--version] <command> [options]
 
 Commands:
-  export   write file trees as a holdfast backup stream or a pax tar
-  import   restore a backup stream or a tar (plain, gzip, zstd) under a directory
-           backup, restore, snapshots, check and the rest follow in later releases.
+  init       create an encrypted repository
+  backup     store file trees as a snapshot (creates the default repository on first use)
+  snapshots  list snapshots
+  ls         list the entries of a snapshot
+  diff       what changed between two snapshots
+  find       find files by name in every snapshot
+  restore    restore a snapshot, or a path in it, under a directory
+  check      check the repository (--read-data reads and verifies every pack)
+  key        add, list, remove or change the passwords of a repository
+  stats      what the repository holds and how well it deduplicates
+  export     write file trees as a holdfast backup stream or a pax tar
+  import     restore a backup stream or a tar (plain, gzip, zstd) under a directory
 
 Options:
   -h, --help     show this help (also: holdfast <command> --help)
@@ -28,10 +41,16 @@ Options:
 Environment:
   HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE  (used by the repository verbs)
 
-Exit codes: 0 ok, 1 fatal, 3 finished but some entries were left out, 130 interrupted.
+Exit codes: 0 ok, 1 fatal, 3 finished but some entries were left out, 10 no repository,
+12 wrong password, 130 interrupted.
 `;
 
 const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
+  init: { run: initCommand, usage: initUsage },
+  backup: { run: backupCommand, usage: backupUsage },
+  snapshots: { run: snapshotsCommand, usage: snapshotsUsage },
+  restore: { run: restoreCommand, usage: restoreUsage },
+  check: { run: checkCommand, usage: checkUsage },
   export: { run: exportCommand, usage: exportUsage },
   import: { run: importCommand, usage: importUsage },
 };

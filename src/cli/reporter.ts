@@ -43,6 +43,33 @@ export class Reporter {
     this.#lineShown = true;
   }
 
+  /**
+   * Progress of any shape: `fields` as a JSON line (at most once a second) with --json, `text()`
+   * redrawn on a terminal (at most every 200 ms), nothing on a pipe.
+   */
+  status(fields: Record<string, unknown>, text: (elapsedSeconds: number) => string): void {
+    const nowMs = Date.now();
+    if (this.#options.json) {
+      if (nowMs - this.#lastDrawMs < jsonProgressIntervalMs) return;
+      this.#lastDrawMs = nowMs;
+      this.#json({ type: 'progress', ...fields, elapsedMs: nowMs - this.#startedMs });
+      return;
+    }
+    if (!this.#terminal || nowMs - this.#lastDrawMs < redrawIntervalMs) return;
+    this.#lastDrawMs = nowMs;
+    const line = text(Math.max((nowMs - this.#startedMs) / 1000, 0.001));
+    const width = process.stderr.columns || 80;
+    process.stderr.write(`\r\x1b[K${line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line}`);
+    this.#lineShown = true;
+  }
+
+  /** A line of information (where the default repository is): stderr, or a JSON line. */
+  note(kind: string, fields: Record<string, unknown>, text: string): void {
+    this.#clearLine();
+    if (this.#options.json) this.#json({ type: kind, ...fields });
+    else process.stderr.write(`${text}\n`);
+  }
+
   /** A problem with one entry: it was left out, or restored not quite exactly. */
   problem(kind: 'skipped' | 'refused' | 'warning', path: string, error: Error | string): void {
     if (kind !== 'warning') this.problems++;
@@ -80,6 +107,14 @@ export class Reporter {
   #json(value: Record<string, unknown>): void {
     this.#options.jsonStream.write(`${JSON.stringify(value)}\n`);
   }
+}
+
+export function formatDuration(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const rest = whole % 60;
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${String(rest).padStart(2, '0')}` : `${minutes}:${String(rest).padStart(2, '0')}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,0 +1,136 @@
+/**
+ * What every repository verb shares: where the repository is, its password, tracing, and the
+ * exit codes of DESIGN.md §3.
+ *
+ * Where: --repo, else HOLDFAST_REPOSITORY, else the embedded default — a repository in the XDG
+ * data directory ($XDG_DATA_HOME/holdfast/repository, ~/.local/share by default) whose password
+ * is a generated key file beside it (repository.key, mode 0600). `backup` and `init` create the
+ * default on first use and say where both are, once; other verbs expect it to exist.
+ *
+ * Password: --password-file, else HOLDFAST_PASSWORD_FILE, else HOLDFAST_PASSWORD, else the
+ * default's key file, else a prompt on a terminal.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { installFlightRecorderDumps, TraceRecorder, withRepository, type RepositorySession } from '../api/index.js';
+import { exitCodes } from './exit-codes.js';
+import { UsageError } from './export-command.js';
+import { readPasswordFromTerminal } from './password-prompt.js';
+import type { Reporter } from './reporter.js';
+
+export const repositoryOptionSpec = {
+  repo: { type: 'string', short: 'r' },
+  'password-file': { type: 'string' },
+  trace: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export const repositoryOptionsUsage = `Repository options (every repository verb):
+  -r, --repo DIR         the repository (default: HOLDFAST_REPOSITORY, else the embedded default
+                         in $XDG_DATA_HOME/holdfast/repository)
+  --password-file FILE   read the password from FILE (also HOLDFAST_PASSWORD_FILE, HOLDFAST_PASSWORD)
+  --trace FILE           write a Chrome trace-event file of every pooled job (opens in Perfetto)
+  --json                 JSON lines on stdout
+Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 12 wrong password,
+130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
+`;
+
+export interface RepositoryValues {
+  repo?: string | undefined;
+  'password-file'?: string | undefined;
+  trace?: string | undefined;
+  json: boolean;
+}
+
+export interface RepositoryPlace {
+  location: string;
+  /** Set for the embedded default: its key file. */
+  defaultKeyFile: string | null;
+}
+
+export function defaultRepositoryPlace(): { location: string; keyFile: string } {
+  const dataHome = process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share');
+  const directory = join(dataHome, 'holdfast');
+  return { location: join(directory, 'repository'), keyFile: join(directory, 'repository.key') };
+}
+
+export function cacheDirectory(): string {
+  return join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'holdfast');
+}
+
+export function repositoryPlace(values: RepositoryValues): RepositoryPlace {
+  const named = values.repo ?? process.env['HOLDFAST_REPOSITORY'];
+  if (named !== undefined && named !== '') return { location: resolve(named), defaultKeyFile: null };
+  const place = defaultRepositoryPlace();
+  return { location: place.location, defaultKeyFile: place.keyFile };
+}
+
+/** The password from a file, the environment, the default's key file or a prompt. */
+export async function readPassword(values: RepositoryValues, place: RepositoryPlace, purpose: string): Promise<Buffer> {
+  const file = values['password-file'] ?? process.env['HOLDFAST_PASSWORD_FILE'];
+  if (file !== undefined && file !== '') return Buffer.from(readFileSync(file, 'utf8').replace(/\r?\n$/, ''), 'utf8');
+  const given = process.env['HOLDFAST_PASSWORD'];
+  if (given !== undefined) return Buffer.from(given, 'utf8');
+  if (place.defaultKeyFile !== null && existsSync(place.defaultKeyFile)) return readFileSync(place.defaultKeyFile);
+  if (process.stdin.isTTY) return readPasswordFromTerminal(`Password for ${purpose}: `);
+  throw new UsageError(`no password: set HOLDFAST_PASSWORD or HOLDFAST_PASSWORD_FILE, or give --password-file`);
+}
+
+/**
+ * Makes the embedded default's key file (mode 0600, directory 0700) when neither it nor the
+ * repository exists; returns true when it did. The caller then creates the repository.
+ */
+export function prepareDefaultRepository(place: RepositoryPlace): boolean {
+  if (place.defaultKeyFile === null || existsSync(join(place.location, 'config'))) return false;
+  mkdirSync(join(place.defaultKeyFile, '..'), { recursive: true, mode: 0o700 });
+  if (!existsSync(place.defaultKeyFile)) writeFileSync(place.defaultKeyFile, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  return true;
+}
+
+export function keyOwner(): { hostname: string; username: string } {
+  return { hostname: hostname(), username: userInfo().username };
+}
+
+/**
+ * Runs a verb's body in a repository session with tracing: --trace FILE records every event;
+ * SIGUSR2 dumps the flight recorder beside the cache without stopping. Maps the errors of
+ * opening a repository to their exit codes.
+ */
+export async function runInRepository(
+  values: RepositoryValues,
+  reporter: Reporter,
+  options: { place: RepositoryPlace; password: Buffer; create?: boolean; loadIndex?: boolean },
+  body: (session: RepositorySession) => Promise<number>,
+): Promise<number> {
+  const recorder = new TraceRecorder();
+  if (values.trace !== undefined) recorder.recordToFile(values.trace);
+  const uninstall = installFlightRecorderDumps(recorder, cacheDirectory(), (line) => process.stderr.write(`holdfast: ${line}\n`));
+  try {
+    return await withRepository(
+      {
+        location: options.place.location,
+        password: options.password,
+        recorder,
+        ...(options.create === true ? { create: keyOwner() } : {}),
+        ...(options.loadIndex === false ? { loadIndex: false } : {}),
+      },
+      body,
+    );
+  } catch (error) {
+    reporter.fatal(error);
+    return exitCodeOf(error);
+  } finally {
+    uninstall();
+    recorder.close();
+  }
+}
+
+export function exitCodeOf(error: unknown): number {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'HOLDFAST_NO_REPOSITORY') return exitCodes.noRepository;
+  if (code === 'HOLDFAST_WRONG_PASSWORD') return exitCodes.wrongPassword;
+  return exitCodes.fatal;
+}

@@ -1,0 +1,87 @@
+/**
+ * holdfast restore SNAPSHOT[:PATH] --target DIR [--include GLOB] [--exclude GLOB] [--verify]
+ *                  [--numeric-owner] [--no-same-owner] [repository options]
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { OwnerNames, restoreSnapshot, verifyRestoredFiles } from '../api/index.js';
+import { exitCodes } from './exit-codes.js';
+import { UsageError } from './export-command.js';
+import { compileGlobs } from './globs.js';
+import { formatBytes, formatDuration, Reporter } from './reporter.js';
+import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
+
+export const restoreUsage = `Usage: holdfast restore SNAPSHOT[:PATH] --target DIR [--include GLOB]... [--exclude GLOB]...
+                        [--verify] [--numeric-owner] [--no-same-owner]
+
+Restores a snapshot ("latest" or an id), or the entry PATH in it and what is below it, under
+DIR (created if missing), with every part of every file: data and holes, owners (as root),
+modes, ACLs, xattrs, links, special files and nanosecond times. --verify reads every restored
+file back and checks it against the snapshot's chunk ids.
+
+${repositoryOptionsUsage}`;
+
+export async function restoreCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...repositoryOptionSpec,
+      target: { type: 'string', short: 't' },
+      include: { type: 'string', multiple: true, default: [] },
+      exclude: { type: 'string', multiple: true, default: [] },
+      verify: { type: 'boolean', default: false },
+      'numeric-owner': { type: 'boolean', default: false },
+      'no-same-owner': { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(restoreUsage);
+    return exitCodes.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT[:PATH] to restore');
+  if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
+  const argument = parseSnapshotArgument(positionals[0]!);
+  const includes = compileGlobs(values.include);
+  const excludes = compileGlobs(values.exclude);
+  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const place = repositoryPlace(values);
+  const password = await readPassword(values, place, place.location);
+  const root = process.getuid?.() === 0;
+  return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
+    const record = await repository.findSnapshot(argument.name);
+    mkdirSync(values.target!, { recursive: true });
+    const target = Buffer.from(realpathSync(values.target!));
+    const ownerNames = await OwnerNames.load();
+    const summary = await restoreSnapshot(io, repository, record.snapshot, target, {
+      pool,
+      subPath: entryPathIn(record.snapshot, argument.path),
+      select: (name) => (excludes(name) ? 'exclude' : values.include.length > 0 && includes(name) ? 'include' : 'default'),
+      owners: root && !values['no-same-owner'],
+      numericOwner: values['numeric-owner'],
+      acls: true,
+      xattrs: true,
+      privilegedXattrs: root,
+      ownerNames,
+      onWarning: (path, message) => reporter.problem('warning', path, message),
+      onRefused: (path, error) => reporter.problem('refused', path, error),
+      onProgress: (progress) =>
+        reporter.status({ ...progress }, (seconds) => {
+          const rate = progress.dataBytes / seconds;
+          const eta = rate > 0 ? `, ETA ${formatDuration((progress.dataBytesTotal - progress.dataBytes) / rate)}` : '';
+          return `${progress.entries}/${progress.entriesTotal} entries, ${formatBytes(progress.dataBytes)} of ${formatBytes(progress.dataBytesTotal)}, ${formatBytes(rate)}/s${eta}  ${progress.currentPath}`;
+        }),
+    });
+    let verified: number | null = null;
+    if (values.verify) {
+      const result = await verifyRestoredFiles(io, repository, record.snapshot, target, entryPathIn(record.snapshot, argument.path), pool, (path, message) => reporter.problem('refused', path, message));
+      verified = result.filesVerified;
+    }
+    reporter.summary(
+      { snapshot: record.id, ...summary, filesVerified: verified, problems: reporter.problems },
+      `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)}${verified === null ? '' : `; ${verified} files verified`}`,
+    );
+    return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * A repository session: everything a repository verb needs, made and released in one scope —
+ * the Io, the buffers, the traced worker pool that seals and opens blobs, and the opened
+ * repository with its index.
+ *
+ *   await withRepository({ location, password, recorder }, async (session) => { ... });
+ *
+ * The scope returns only after the workers have exited, whether the body succeeded or threw.
+ */
+import { availableParallelism } from 'node:os';
+import { BufferPool } from '../io/buffer-pool.js';
+import type { Io } from '../io/io.js';
+import { createNodeIo } from '../io/node/create-node-io.js';
+import { siblingModuleUrl } from '../pool/sibling-module-url.js';
+import { WorkerPool } from '../pool/worker-pool.js';
+import { LocalBackend } from '../repo/backend/local-backend.js';
+import { Repository, type KeyOptions } from '../repo/repository.js';
+import type { TraceRecorder } from '../trace/trace-recorder.js';
+
+export interface RepositorySession {
+  io: Io;
+  /** 1 MiB buffers for file data and repository files. */
+  pool: BufferPool;
+  repository: Repository;
+}
+
+export interface SessionOptions {
+  location: string;
+  password: Buffer;
+  recorder: TraceRecorder;
+  /** Make the repository first (init); it must not exist yet. */
+  create?: KeyOptions;
+  /** Load the index (every verb but init, key and snapshots needs it). Default true. */
+  loadIndex?: boolean;
+}
+
+const bufferBytes = 1024 * 1024;
+const buffersMax = 64;
+
+export async function withRepository<T>(options: SessionOptions, body: (session: RepositorySession) => Promise<T>): Promise<T> {
+  const io = createNodeIo();
+  const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: buffersMax, label: 'repository' });
+  const workers = await WorkerPool.start({
+    name: 'blob workers',
+    workerUrl: siblingModuleUrl(import.meta.url, '../repo/pack-worker'),
+    workerCount: Math.max(1, availableParallelism()),
+    recorder: options.recorder,
+  });
+  try {
+    const backend = new LocalBackend(io, options.location, pool);
+    const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
+    if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
+    return await body({ io, pool, repository });
+  } finally {
+    await workers.close();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * restore: a snapshot (or a part of it) -> a directory, through the same Restorer that `import`
+ * uses, so a restore puts back everything `import` does: data with its holes, owners, modes,
+ * ACLs, xattrs, links, special files and nanosecond times, and nothing outside the target.
+ *
+ * Chunks are loaded ahead of the writer, up to `chunksAheadMax` at once (each one read from its
+ * pack and opened on a worker thread), so decryption, decompression and hashing of the next
+ * files overlap with writing this one.
+ */
+import { displayPath } from '../base/file-path.js';
+import { holdfastError } from '../errors/holdfast-error.js';
+import type { Snapshot } from '../format/repo/snapshot-codec.js';
+import type { TreeEntry } from '../format/repo/tree-codec.js';
+import type { BufferPool } from '../io/buffer-pool.js';
+import type { Io } from '../io/io.js';
+import type { Repository } from '../repo/repository.js';
+import { snapshotEntries } from '../repo/tree-reader.js';
+import { Restorer, type RestoreOptions, type RestoreSummary } from '../streams/restorer.js';
+
+export const chunksAheadMax = 32;
+
+export interface RestoreProgress {
+  entries: number;
+  entriesTotal: number;
+  dataBytes: number;
+  dataBytesTotal: number;
+  currentPath: string;
+}
+
+export interface SnapshotRestoreOptions extends RestoreOptions {
+  /** Two leases are held: file data and writes. */
+  pool: BufferPool;
+  /** Restore only this entry and what is below it; its parent directories are left out. */
+  subPath: Buffer | null;
+  /** Keep an entry (by its name in the snapshot): include and exclude rules. */
+  select?: (name: string, isDirectory: boolean) => 'include' | 'exclude' | 'default';
+  onProgress?: (progress: RestoreProgress) => void;
+}
+
+export interface SnapshotRestoreSummary extends RestoreSummary {
+  entriesSelected: number;
+}
+
+export async function restoreSnapshot(io: Io, repository: Repository, snapshot: Snapshot, target: Buffer, options: SnapshotRestoreOptions): Promise<SnapshotRestoreSummary> {
+  const entries = await selectEntries(repository, snapshot, options);
+  const progress: RestoreProgress = { entries: 0, entriesTotal: entries.length, dataBytes: 0, dataBytesTotal: 0, currentPath: '' };
+  for (const entry of entries) for (const chunk of entry.chunks) progress.dataBytesTotal += chunk.rawBytes;
+  const restorer = new Restorer(io, target, options.pool, options);
+  const loader = new ChunkLoader(repository, entries);
+  let failure: unknown = null;
+  try {
+    for (const entry of entries) {
+      progress.currentPath = displayPath(entry.header.path);
+      await restorer.beginEntry(entry.header);
+      for (let index = 0; index < entry.chunks.length; index++) {
+        const plaintext = await loader.next();
+        progress.dataBytes += plaintext.length;
+        await restorer.writeData(plaintext);
+      }
+      await restorer.endEntry();
+      progress.entries++;
+      options.onProgress?.(progress);
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    await loader.close();
+  }
+  const summary = await restorer.finish();
+  if (failure !== null) throw failure;
+  return { ...summary, entriesSelected: entries.length };
+}
+
+/**
+ * The entries to restore, renamed for a sub-path (restoring "home/ann/docs" creates "docs"
+ * under the target), with include and exclude rules applied: an excluded directory takes what
+ * is below it along; an included entry brings its parent directories.
+ */
+async function selectEntries(repository: Repository, snapshot: Snapshot, options: SnapshotRestoreOptions): Promise<TreeEntry[]> {
+  const subPath = options.subPath;
+  const cut = subPath === null ? 0 : subPath.lastIndexOf(0x2f) + 1;
+  const selected: TreeEntry[] = [];
+  const excludedDirectories: string[] = [];
+  let includeRules = false;
+  const included = new Set<number>();
+  for await (const entry of snapshotEntries(repository, snapshot)) {
+    const path = entry.header.path;
+    if (subPath !== null && !(path.equals(subPath) || (path.length > subPath.length && path[subPath.length] === 0x2f && path.subarray(0, subPath.length).equals(subPath)))) continue;
+    const name = displayPath(path);
+    if (excludedDirectories.some((directory) => name.startsWith(`${directory}/`))) continue;
+    const verdict = options.select?.(name, entry.header.type === 'directory') ?? 'default';
+    if (verdict === 'exclude') {
+      if (entry.header.type === 'directory') excludedDirectories.push(name);
+      continue;
+    }
+    if (verdict === 'include') {
+      includeRules = true;
+      included.add(selected.length);
+    }
+    const renamed = cut === 0 ? entry : { ...entry, header: { ...entry.header, path: path.subarray(cut) } };
+    if (renamed.header.type === 'hardlink' && renamed.header.linkTarget !== null && cut > 0) {
+      renamed.header = { ...renamed.header, linkTarget: renamed.header.linkTarget.subarray(cut) };
+    }
+    selected.push(renamed);
+  }
+  if (subPath !== null && selected.length === 0) {
+    throw holdfastError('HOLDFAST_MISSING', { operation: 'restore', path: displayPath(subPath) }, 'the snapshot has no entry of that name');
+  }
+  return includeRules ? withIncludedOnly(selected, included) : selected;
+}
+
+/** Entries an include rule named, what is below them, and the directories above them. */
+function withIncludedOnly(entries: TreeEntry[], included: Set<number>): TreeEntry[] {
+  const keptNames = new Set<string>();
+  const includedDirectories: string[] = [];
+  for (const index of included) {
+    const entry = entries[index]!;
+    const name = entry.header.path.toString('latin1');
+    if (entry.header.type === 'directory') includedDirectories.push(name);
+    const parts = name.split('/');
+    for (let length = 1; length <= parts.length; length++) keptNames.add(parts.slice(0, length).join('/'));
+  }
+  return entries.filter((entry) => {
+    const name = entry.header.path.toString('latin1');
+    return keptNames.has(name) || includedDirectories.some((directory) => name.startsWith(`${directory}/`));
+  });
+}
+
+/** Loads the chunks of `entries` in order, up to chunksAheadMax ahead of the consumer. */
+class ChunkLoader {
+  readonly #repository: Repository;
+  readonly #entries: TreeEntry[];
+  #entryIndex = 0;
+  #chunkIndex = 0;
+  readonly #ahead: Promise<Buffer>[] = [];
+
+  constructor(repository: Repository, entries: TreeEntry[]) {
+    this.#repository = repository;
+    this.#entries = entries;
+    this.#fill();
+  }
+
+  async next(): Promise<Buffer> {
+    const loading = this.#ahead.shift();
+    if (loading === undefined) throw holdfastError('HOLDFAST_MISSING', { operation: 'restore', path: 'chunk list' }, 'more chunks were asked for than the entries hold');
+    this.#fill();
+    return loading;
+  }
+
+  /** Lets every load in flight settle, so nothing is left running. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#ahead.splice(0));
+  }
+
+  #fill(): void {
+    while (this.#ahead.length < chunksAheadMax && this.#entryIndex < this.#entries.length) {
+      const entry = this.#entries[this.#entryIndex]!;
+      if (this.#chunkIndex >= entry.chunks.length) {
+        this.#entryIndex++;
+        this.#chunkIndex = 0;
+        continue;
+      }
+      const loading = this.#repository.loadBlob(entry.chunks[this.#chunkIndex++]!.id);
+      loading.catch(() => undefined);
+      this.#ahead.push(loading);
+    }
+  }
+}
