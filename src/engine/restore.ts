@@ -3,9 +3,11 @@
  * uses, so a restore puts back everything `import` does: data with its holes, owners, modes,
  * ACLs, xattrs, links, special files and nanosecond times, and nothing outside the target.
  *
- * Chunks are loaded ahead of the writer, up to `chunksAheadMax` at once (each one read from its
- * pack and opened on a worker thread), so decryption, decompression and hashing of the next
- * files overlap with writing this one.
+ * Regular files are written by `fileWritersMax` restorers at once (each file by one of them), so
+ * the system calls of small files overlap; each loads its chunks ahead, up to `chunksAheadMax`
+ * (read from their pack and opened on a worker thread), so decryption, decompression and
+ * hashing overlap with writing. Directories, links and special files go through one restorer,
+ * which sets the directories' modes and times last.
  */
 import { displayPath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
@@ -17,7 +19,10 @@ import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { Restorer, type RestoreOptions, type RestoreSummary } from '../streams/restorer.js';
 
-export const chunksAheadMax = 32;
+/** Files written at once: enough to overlap their system calls, few enough to keep writes sequential-ish. */
+export const fileWritersMax = 4;
+/** Chunks loaded ahead of each writer. */
+export const chunksAheadMax = 12;
 
 export interface RestoreProgress {
   entries: number;
@@ -45,9 +50,46 @@ export async function restoreSnapshot(io: Io, repository: Repository, snapshot: 
   const entries = await selectEntries(repository, snapshot, options);
   const progress: RestoreProgress = { entries: 0, entriesTotal: entries.length, dataBytes: 0, dataBytesTotal: 0, currentPath: '' };
   for (const entry of entries) for (const chunk of entry.chunks) progress.dataBytesTotal += chunk.rawBytes;
-  const restorer = new Restorer(io, target, options.pool, options);
-  const loader = new ChunkLoader(repository, entries);
+  const shared = { restoredNonDirectories: new Set<string>() };
+  const main = new Restorer(io, target, options.pool, options, shared);
+  const files = entries.filter((entry) => entry.header.type === 'file');
+  const links = entries.filter((entry) => entry.header.type === 'hardlink');
+  const others = entries.filter((entry) => entry.header.type !== 'file' && entry.header.type !== 'hardlink');
+  const writers = Array.from({ length: Math.min(fileWritersMax, Math.max(1, files.length)) }, () => new Restorer(io, target, options.pool, options, shared));
+  const summaries: RestoreSummary[] = [];
   let failure: unknown = null;
+  try {
+    // Directories (their modes and times wait for the end), symlinks and special files first, in
+    // order; then regular files, spread over several writers; then hardlinks, whose targets now exist.
+    await restoreInOrder(main, others, new ChunkLoader(repository, others), progress, options);
+    // allSettled: every writer has stopped before any restorer is finished, even after a failure.
+    const written = await Promise.allSettled(
+      writers.map((writer, index) => {
+        const share = files.filter((_, fileIndex) => fileIndex % writers.length === index);
+        return restoreInOrder(writer, share, new ChunkLoader(repository, share), progress, options);
+      }),
+    );
+    const failed = written.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    await restoreInOrder(main, links, new ChunkLoader(repository, links), progress, options);
+  } catch (error) {
+    failure = error;
+  }
+  for (const writer of writers) summaries.push(await writer.finish());
+  summaries.push(await main.finish());
+  if (failure !== null) throw failure;
+  const summary: SnapshotRestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0, entriesSelected: entries.length };
+  for (const part of summaries) {
+    summary.entriesRestored += part.entriesRestored;
+    summary.entriesRefused += part.entriesRefused;
+    summary.dataBytes += part.dataBytes;
+    summary.warnings += part.warnings;
+  }
+  return summary;
+}
+
+/** Restores `entries` in their order through one restorer, with their chunks loaded ahead. */
+async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: ChunkLoader, progress: RestoreProgress, options: SnapshotRestoreOptions): Promise<void> {
   try {
     for (const entry of entries) {
       progress.currentPath = displayPath(entry.header.path);
@@ -61,14 +103,9 @@ export async function restoreSnapshot(io: Io, repository: Repository, snapshot: 
       progress.entries++;
       options.onProgress?.(progress);
     }
-  } catch (error) {
-    failure = error;
   } finally {
     await loader.close();
   }
-  const summary = await restorer.finish();
-  if (failure !== null) throw failure;
-  return { ...summary, entriesSelected: entries.length };
 }
 
 /**

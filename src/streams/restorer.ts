@@ -76,14 +76,19 @@ export class Restorer implements EntrySink {
   readonly #safe: SafeTarget;
   readonly #pool: BufferPool;
   readonly #options: RestoreOptions;
-  readonly #restoredNonDirectories = new Set<string>();
+  readonly #restoredNonDirectories: Set<string>;
   readonly #directories: DeferredDirectory[] = [];
   #current: Current = { kind: 'none' };
   #lease: Lease | null = null;
   readonly #summary: RestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0 };
 
-  /** `target` must be an existing directory; its own path may contain symlinks (the user chose it). */
-  constructor(io: Io, target: Buffer, pool: BufferPool, options: RestoreOptions) {
+  /**
+   * `target` must be an existing directory; its own path may contain symlinks (the user chose it).
+   * Restorers that share one target at once (a parallel restore) share `restoredNonDirectories`,
+   * so that a hardlink may point at a file another of them restored.
+   */
+  constructor(io: Io, target: Buffer, pool: BufferPool, options: RestoreOptions, shared: { restoredNonDirectories: Set<string> } = { restoredNonDirectories: new Set() }) {
+    this.#restoredNonDirectories = shared.restoredNonDirectories;
     this.#io = io;
     this.#safe = new SafeTarget(io, target);
     this.#pool = pool;
