@@ -48,7 +48,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     const damaged = summary.damagedSnapshots.map((id) => id.slice(0, 8));
     const text =
       summary.problems === 0
-        ? `no problems found: ${summary.indexFiles} index files, ${summary.packs} packs${readData ? ` (${summary.packsRead} read, ${summary.blobsRead} blobs verified)` : ''}, ${summary.snapshots} snapshots`
+        ? `no problems found: ${summary.indexFiles} index files, ${summary.packs} packs${readData ? ` (${summary.packsRead} read, ${summary.blobsRead} blobs verified)` : ''}, ${summary.snapshots} snapshots${summary.unreferencedPacks > 0 ? `; ${summary.unreferencedPacks} packs in no index (left by an interrupted backup)` : ''}`
         : `${summary.problems} problems found${damaged.length > 0 ? `; damaged snapshots: ${damaged.join(', ')}; damaged files: ${summary.damagedFiles.length}` : ''}`;
     reporter.summary({ ...summary }, text);
     if (!values.json && summary.problems > 0 && !process.stderr.isTTY) process.stderr.write(`${text}\n`);

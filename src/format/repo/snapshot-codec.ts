@@ -70,7 +70,7 @@ export function decodeSnapshot(bytes: Buffer, name: string): Snapshot {
   const fail = (reason: string): Error => holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'read snapshot', path: name }, reason);
   const value = parseJson(bytes, fail) as Partial<Snapshot>;
   if (typeof value.version !== 'number') throw fail('it has no version');
-  if (value.version > snapshotVersion) throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'read snapshot', path: name }, `snapshot version ${value.version} is newer than this holdfast reads`);
+  if (!Number.isInteger(value.version) || value.version < 1 || value.version > snapshotVersion) throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'read snapshot', path: name }, `snapshot version ${value.version} is not one this holdfast reads (1 to ${snapshotVersion})`);
   const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((item) => typeof item === 'string');
   if (typeof value.time !== 'string' || Number.isNaN(Date.parse(value.time))) throw fail('it has no valid time');
   if (typeof value.hostname !== 'string' || typeof value.username !== 'string') throw fail('it has no host or user name');

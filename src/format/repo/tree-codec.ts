@@ -77,7 +77,7 @@ export function decodeTreeBlob(bytes: Buffer, blobName: string): TreeEntry[] {
   const fail = (reason: string): Error => holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'read tree', path: blobName }, reason);
   if (bytes.length < treeMagic.length + 2 || !bytes.subarray(0, treeMagic.length).equals(treeMagic)) throw fail('the tree does not begin with "HFTREE"');
   const version = bytes.readUInt16LE(treeMagic.length);
-  if (version > treeVersion) throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'read tree', path: blobName }, `tree version ${version} is newer than this holdfast reads (${treeVersion})`);
+  if (version < 1 || version > treeVersion) throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'read tree', path: blobName }, `tree version ${version} is not one this holdfast reads (1 to ${treeVersion})`);
   const entries: TreeEntry[] = [];
   let current: TreeEntry | null = null;
   let at = treeMagic.length + 2;
