@@ -10,6 +10,11 @@ import { checkCommand, checkUsage } from './check-command.js';
 import { initCommand, initUsage } from './init-command.js';
 import { restoreCommand, restoreUsage } from './restore-command.js';
 import { snapshotsCommand, snapshotsUsage } from './snapshots-command.js';
+import { lsCommand, lsUsage } from './ls-command.js';
+import { diffCommand, diffUsage } from './diff-command.js';
+import { findCommand, findUsage } from './find-command.js';
+import { statsCommand, statsUsage } from './stats-command.js';
+import { keyCommand, keyUsage } from './key-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -49,7 +54,12 @@ const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: s
   init: { run: initCommand, usage: initUsage },
   backup: { run: backupCommand, usage: backupUsage },
   snapshots: { run: snapshotsCommand, usage: snapshotsUsage },
+  ls: { run: lsCommand, usage: lsUsage },
+  diff: { run: diffCommand, usage: diffUsage },
+  find: { run: findCommand, usage: findUsage },
   restore: { run: restoreCommand, usage: restoreUsage },
+  key: { run: keyCommand, usage: keyUsage },
+  stats: { run: statsCommand, usage: statsUsage },
   check: { run: checkCommand, usage: checkUsage },
   export: { run: exportCommand, usage: exportUsage },
   import: { run: importCommand, usage: importUsage },

@@ -1,0 +1,58 @@
+/**
+ * holdfast find PATTERN... [--snapshot ID]... [repository options]
+ *
+ * Patterns mean what they mean to backup --exclude and restore --include (globs.ts): without
+ * "/" an entry's own name at any depth, with "/" its path.
+ */
+import { parseArgs } from 'node:util';
+import { displayPath, snapshotEntries, type SnapshotRecord } from '../api/index.js';
+import { exitCodes } from './exit-codes.js';
+import { UsageError } from './export-command.js';
+import { compileGlobs } from './globs.js';
+import { entryJson, isoTimeNs } from './ls-command.js';
+import { Reporter } from './reporter.js';
+import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+
+export const findUsage = `Usage: holdfast find PATTERN... [--snapshot ID]...
+
+Finds the entries whose name or path matches a PATTERN, in every snapshot (oldest first) or in
+the snapshots given ("latest" or ids). A pattern without "/" matches an entry's own name at any
+depth ("*.txt"); one with "/" matches its path ("docs/**/*.md"). One line per match: snapshot,
+path, size and modification time. With --json, one object per match.
+
+${repositoryOptionsUsage}`;
+
+export async function findCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...repositoryOptionSpec, snapshot: { type: 'string', short: 's', multiple: true, default: [] } },
+  });
+  if (values.help) {
+    process.stdout.write(findUsage);
+    return exitCodes.ok;
+  }
+  if (positionals.length === 0) throw new UsageError('give at least one PATTERN to find');
+  const matches = compileGlobs(positionals);
+  const reporter = new Reporter({ verb: 'find', json: values.json, jsonStream: process.stdout });
+  const place = repositoryPlace(values);
+  const password = await readPassword(values, place, place.location);
+  return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
+    const records: SnapshotRecord[] = [];
+    if (values.snapshot.length === 0) records.push(...(await repository.listSnapshots()));
+    for (const name of values.snapshot) records.push(await repository.findSnapshot(name));
+    let found = 0;
+    for (const record of records) {
+      const shortId = record.id.slice(0, 8);
+      for await (const entry of snapshotEntries(repository, record.snapshot)) {
+        if (!matches(entry.header.path.toString('utf8'))) continue;
+        found++;
+        const header = entry.header;
+        if (values.json) process.stdout.write(`${JSON.stringify({ snapshot: record.id, shortId, ...entryJson(header) })}\n`);
+        else process.stdout.write(`${shortId}  ${displayPath(header.path)}  ${header.sizeBytes}  ${isoTimeNs(header.mtimeNs, false)}\n`);
+      }
+    }
+    reporter.summary({ matches: found, snapshots: records.length }, `${found} match${found === 1 ? '' : 'es'} in ${records.length} snapshot${records.length === 1 ? '' : 's'}`);
+    return exitCodes.ok;
+  });
+}
