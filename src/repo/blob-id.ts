@@ -24,12 +24,12 @@ const storageNamePattern = /^[0-9a-f]{64}$/;
 export function blobId(idKey: Uint8Array, plaintext: Uint8Array): Buffer {
   // The native binding aborts the process (a Rust panic) on a key of another length: check first.
   assert(idKey.length === idKeyBytes, `an id key is ${idKeyBytes} bytes, not ${idKey.length}`);
-  return Blake3Hasher.newKeyed(asBuffer(idKey)).update(plaintext).digestBuffer();
+  return Blake3Hasher.newKeyed(asBuffer(idKey)).update(asBuffer(plaintext)).digestBuffer();
 }
 
 /** 64 hex digits of the unkeyed BLAKE3 of a stored file's whole contents. */
 export function storageName(stored: Uint8Array): string {
-  return blake3(stored).toString('hex');
+  return blake3(asBuffer(stored)).toString('hex');
 }
 
 export function isStorageName(name: string): boolean {
