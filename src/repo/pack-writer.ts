@@ -86,10 +86,15 @@ export class PackWriter {
     const blobs = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
-    await this.#writing;
-    this.#writing = this.#writePack(blobs);
-    // Surface a failed write at the next add() or finish(), not as an unhandled rejection.
-    this.#writing.catch(() => undefined);
+    // Chained, not replaced: adds that complete at once (seals finish on several workers) each
+    // start a pack, and every pack write is awaited by the next one and by finish(). A failed
+    // write fails the packs after it, and surfaces at the next add() or at finish().
+    const previous = this.#writing;
+    const writing = previous.then(() => this.#writePack(blobs));
+    writing.catch(() => undefined);
+    this.#writing = writing;
+    // Back-pressure: at most one pack is being written while the next fills.
+    await previous;
   }
 
   async #writePack(blobs: PendingBlob[]): Promise<void> {
