@@ -13,6 +13,7 @@ import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
 import { decodeIndex } from '../format/repo/index-codec.js';
 import { decodePackHeader } from '../format/repo/pack-codec.js';
+import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
 import { packHeaderAssociatedData } from '../repo/pack-writer.js';
@@ -90,7 +91,7 @@ async function loadIndexes(repository: Repository, summary: CheckSummary, report
     try {
       const sealed = await repository.backend.load('index', file.name);
       if (storageName(sealed) !== file.name) throw new Error('its bytes do not hash to its name');
-      for (const pack of decodeIndex(await repository.loadSealed('index', file.name), `index/${file.name}`)) {
+      for (const pack of decodeIndex(repository.openSealed('index', file.name, sealed), `index/${file.name}`)) {
         const name = pack.packId.toString('hex');
         packs.set(name, [...(packs.get(name) ?? []), ...pack.blobs]);
         for (const blob of pack.blobs) repository.index.add(blob.type, blob.id, pack.packId, blob.offsetBytes, blob.storedBytes, blob.rawBytes);
@@ -160,7 +161,7 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
     try {
       const sealed = await repository.backend.load('snapshots', file.name);
       if (storageName(sealed) !== file.name) throw new Error('its bytes do not hash to its name');
-      snapshot = (await repository.listSnapshotsNamed([file.name]))[0]!.snapshot;
+      snapshot = decodeSnapshot(repository.openSealed('snapshots', file.name, sealed), `snapshots/${file.name}`);
     } catch (error) {
       report(subject, (error as Error).message);
       damaged.add(file.name);

@@ -77,7 +77,10 @@ export class BlobIndex {
 
   find(id: Buffer): BlobLocation | null {
     const entry = this.#find(idWords(id));
-    if (entry < 0) return null;
+    return entry < 0 ? null : this.#location(entry);
+  }
+
+  #location(entry: number): BlobLocation {
     return {
       type: this.#types[entry] === 1 ? 'data' : 'tree',
       packId: this.#packIds[this.#packNumbers[entry]!]!,
@@ -90,8 +93,7 @@ export class BlobIndex {
   /** Every indexed blob, grouped by nothing in particular. */
   *entries(): Generator<BlobLocation & { id: Buffer }> {
     for (let entry = 0; entry < this.#count; entry++) {
-      const id = Buffer.from(this.#idWords.buffer, entry * blobIdBytes, blobIdBytes);
-      yield { id: Buffer.from(id), ...this.find(id)! };
+      yield { id: Buffer.from(new Uint8Array(this.#idWords.buffer, entry * blobIdBytes, blobIdBytes)), ...this.#location(entry) };
     }
   }
 

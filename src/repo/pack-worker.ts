@@ -8,6 +8,7 @@
  */
 import { serveJobs } from '../pool/worker-runtime.js';
 import { openBlob, sealBlobWithId } from './blob-codec.js';
+import { transferableBuffer } from './transferable.js';
 
 export interface SealJob {
   encryptionKey: Uint8Array;
@@ -30,25 +31,18 @@ export interface OpenJob {
   name: string;
 }
 
-function owned(bytes: Buffer): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
-  const copy = new ArrayBuffer(bytes.length);
-  new Uint8Array(copy).set(bytes);
-  return copy;
-}
-
 serveJobs({
   seal: (payload) => {
     const job = payload as SealJob;
     const sealed = sealBlobWithId({ encryptionKey: Buffer.from(job.encryptionKey) }, Buffer.from(job.id), Buffer.from(job.plaintext));
-    const stored = owned(sealed.stored);
+    const stored = transferableBuffer(sealed.stored);
     const result: SealResult = { stored, compressed: sealed.compressed };
     return { result, transfer: [stored] };
   },
   open: (payload) => {
     const job = payload as OpenJob;
     const keys = { encryptionKey: Buffer.from(job.encryptionKey), idKey: Buffer.from(job.idKey) };
-    const plaintext = owned(openBlob(keys, job.id, new Uint8Array(job.stored), job.rawBytes, { operation: 'load blob', path: job.name }));
+    const plaintext = transferableBuffer(openBlob(keys, job.id, new Uint8Array(job.stored), job.rawBytes, { operation: 'load blob', path: job.name }));
     return { result: plaintext, transfer: [plaintext] };
   },
 });

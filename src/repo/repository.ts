@@ -19,6 +19,7 @@ import { createKeyFile, openKeyFile, readKeyFileSummary, type KdfParameters, typ
 import { generateMasterKey, type MasterKey } from './master-key.js';
 import type { OpenJob } from './pack-worker.js';
 import { open, seal } from './seal.js';
+import { transferableBuffer } from './transferable.js';
 import { randomBytes } from 'node:crypto';
 
 export interface SnapshotRecord {
@@ -122,7 +123,7 @@ export class Repository {
 
   /** Opens a stored blob on a worker thread; `stored` is moved there (the caller must not use it again). */
   async openStoredBlob(id: Buffer, stored: Buffer, rawBytes: number, name: string): Promise<Buffer> {
-    const owned = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength ? (stored.buffer as ArrayBuffer) : copyToOwn(stored);
+    const owned = transferableBuffer(stored);
     const job: OpenJob = { encryptionKey: this.master.encryptionKey, idKey: this.master.idKey, id, stored: owned, rawBytes, name };
     const plaintext = await this.workers.run<ArrayBuffer>('open', { rawBytes }, job, [owned]);
     return Buffer.from(plaintext);
@@ -137,7 +138,11 @@ export class Repository {
   }
 
   async loadSealed(kind: 'index' | 'snapshots', name: string): Promise<Buffer> {
-    const sealed = await this.backend.load(kind, name);
+    return this.openSealed(kind, name, await this.backend.load(kind, name));
+  }
+
+  /** The plaintext of an index or snapshot file already read (check reads each file once). */
+  openSealed(kind: 'index' | 'snapshots', name: string, sealed: Buffer): Buffer {
     return open(this.master.encryptionKey, sealed, associatedData(kind), { operation: `read ${kind === 'index' ? 'index' : 'snapshot'}`, path: `${this.backend.location}/${kind}/${name}` });
   }
 
@@ -147,12 +152,8 @@ export class Repository {
 
   /** Every snapshot, oldest first. A damaged one throws (check reads them its own way). */
   async listSnapshots(): Promise<SnapshotRecord[]> {
-    return this.listSnapshotsNamed((await this.backend.list('snapshots')).map((file) => file.name));
-  }
-
-  /** The snapshots of these names, oldest first. */
-  async listSnapshotsNamed(names: readonly string[]): Promise<SnapshotRecord[]> {
-    const records = await Promise.all(names.map(async (name) => ({ id: name, snapshot: decodeSnapshot(await this.loadSealed('snapshots', name), `snapshots/${name}`) })));
+    const files = await this.backend.list('snapshots');
+    const records = await Promise.all(files.map(async (file) => ({ id: file.name, snapshot: decodeSnapshot(await this.loadSealed('snapshots', file.name), `snapshots/${file.name}`) })));
     return records.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
   }
 
@@ -211,10 +212,4 @@ async function readConfig(backend: Backend): Promise<RepositoryConfig | null> {
 
 function associatedData(kind: FileKind): Buffer {
   return Buffer.from(`holdfast ${kind}`, 'latin1');
-}
-
-function copyToOwn(bytes: Buffer): ArrayBuffer {
-  const copy = new ArrayBuffer(bytes.length);
-  new Uint8Array(copy).set(bytes);
-  return copy;
 }
