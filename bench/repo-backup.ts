@@ -35,12 +35,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { builtCliWarning, commandOutput, directoryBytes, machineFacts, median, ratio, row, runTimed, type CommandResult, type Measurement } from './measure.js';
 
 const kibibyte = 1024;
 const mebibyte = 1024 * kibibyte;
@@ -55,7 +54,6 @@ const spareBytes = 2 * gibibyte;
 const scaleMax = 16;
 const runsMax = 25;
 const hashChunkBytes = 1 * mebibyte;
-const stderrTailLinesMax = 12;
 const mismatchesShownMax = 5;
 /** A command running longer than this at scale 1 (proportionally longer above) is killed. */
 const commandSecondsMaxPerScale = 3600;
@@ -67,7 +65,6 @@ type StepName = (typeof stepNames)[number];
 
 const holdfastBin = fileURLToPath(new URL('../bin/holdfast', import.meta.url));
 const datasetScript = fileURLToPath(new URL('./make-dataset.py', import.meta.url));
-const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
 
 interface Settings {
   directory: string;
@@ -109,18 +106,6 @@ interface Tool {
   backup(snapshotNumber: number): Invocation;
   restore(snapshotNumber: number, target: string): Invocation;
   check: Invocation;
-}
-
-interface Measurement {
-  wallSeconds: number;
-  cpuSeconds: number;
-  peakRssKibibytes: number;
-}
-
-interface CommandResult extends Measurement {
-  /** '0' when the command succeeded; else its exit status, signal or why it did not start. */
-  exit: string;
-  stderrTail: string;
 }
 
 interface StepResult {
@@ -204,24 +189,6 @@ function checkSpace(work: Work, settings: Settings): void {
   }
 }
 
-/** holdfast is run from dist/: warn (not fail: others edit src/ while this runs) when it is stale. */
-function builtCliWarning(): string | null {
-  const built = fs.statSync(join(repositoryRoot, 'dist/cli/main.js'), { throwIfNoEntry: false });
-  if (built === undefined) return 'dist/cli/main.js is missing: run `npm run build`';
-  const newestMs = newestSourceMtimeMs(join(repositoryRoot, 'src'));
-  return built.mtimeMs < newestMs ? `dist/ is older than src/ by ${((newestMs - built.mtimeMs) / 1000).toFixed(0)} s: holdfast runs its last build` : null;
-}
-
-function newestSourceMtimeMs(directory: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtimeMs(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, fs.statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 // ---------------------------------------------------------------- tools
 
 function makeTool(name: ToolName, paths: ToolPaths, data: string): Tool {
@@ -267,37 +234,15 @@ function makeTool(name: ToolName, paths: ToolPaths, data: string): Tool {
 
 /** Runs one command under /usr/bin/time -v, its output into logs/<logName>.stdout/.stderr. */
 function runCommand(work: Work, tool: Tool, paths: ToolPaths, invocation: Invocation, logName: string, scale: number): CommandResult {
-  const stdoutPath = join(paths.logs, `${logName}.stdout`);
-  const stderrPath = join(paths.logs, `${logName}.stderr`);
-  const stdout = fs.openSync(stdoutPath, 'w');
-  const stderr = fs.openSync(stderrPath, 'w');
-  fs.rmSync(work.timeReport, { force: true });
-  let child: ReturnType<typeof spawnSync>;
-  let wallSeconds: number;
-  try {
-    const started = performance.now();
-    child = spawnSync('/usr/bin/time', ['-v', '-o', work.timeReport, ...invocation.argv], {
-      cwd: invocation.cwd ?? work.directory,
-      env: tool.env,
-      stdio: ['ignore', stdout, stderr],
-      timeout: commandSecondsMaxPerScale * Math.max(1, scale) * 1000,
-    });
-    wallSeconds = (performance.now() - started) / 1000;
-  } finally {
-    fs.closeSync(stdout);
-    fs.closeSync(stderr);
-  }
-  const exit = child.error !== undefined ? `cannot run: ${child.error.message}` : child.status === null ? `signal ${child.signal ?? '?'}` : String(child.status);
-  const report = fs.existsSync(work.timeReport) ? fs.readFileSync(work.timeReport, 'utf8') : '';
-  const field = (label: string): number => Number(new RegExp(`${label}: ([\\d.]+)`).exec(report)?.[1] ?? NaN);
-  const stderrText = fs.readFileSync(stderrPath, 'utf8').trimEnd();
-  return {
-    exit,
-    wallSeconds,
-    cpuSeconds: field('User time \\(seconds\\)') + field('System time \\(seconds\\)'),
-    peakRssKibibytes: field('Maximum resident set size \\(kbytes\\)'),
-    stderrTail: stderrText.split('\n').slice(-stderrTailLinesMax).join('\n'),
-  };
+  return runTimed({
+    argv: invocation.argv,
+    cwd: invocation.cwd ?? work.directory,
+    env: tool.env,
+    stdoutPath: join(paths.logs, `${logName}.stdout`),
+    stderrPath: join(paths.logs, `${logName}.stderr`),
+    timeReportPath: work.timeReport,
+    timeoutMs: commandSecondsMaxPerScale * Math.max(1, scale) * 1000,
+  });
 }
 
 function prepareStep(work: Work, settings: Settings): void {
@@ -305,13 +250,6 @@ function prepareStep(work: Work, settings: Settings): void {
   if (child.status !== 0) throw new Error('Cannot run sync');
   if (settings.dropCaches) fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
   fs.rmSync(work.timeReport, { force: true });
-}
-
-function directoryBytes(path: string): number {
-  if (!fs.existsSync(path)) return 0;
-  const child = spawnSync('du', ['-sb', path], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`Cannot measure "${path}" with du -sb: ${child.stderr}`);
-  return Number(child.stdout.split('\t')[0]);
 }
 
 function reportFailure(tool: ToolName, what: string, result: CommandResult): void {
@@ -503,12 +441,6 @@ interface Summary {
   repositoryBytes: number;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? NaN) : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
-}
-
 /** Medians over the runs; a step that failed or was skipped in any run is reported as such. */
 function summarize(toolRuns: ToolRun[], tool: ToolName, step: StepName): Summary {
   const results = toolRuns.filter((run) => run.tool === tool).map((run) => ({ run, step: run.steps.find((candidate) => candidate.step === step) }));
@@ -532,14 +464,6 @@ function summarize(toolRuns: ToolRun[], tool: ToolName, step: StepName): Summary
     peakRssMebibytes: median(measured.map((measurement) => measurement.peakRssKibibytes)) / kibibyte,
     repositoryBytes: median(measured.map((measurement) => measurement.repositoryBytes)),
   };
-}
-
-function row(cells: string[]): string {
-  return `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
-}
-
-function ratio(value: number, base: number): string {
-  return Number.isFinite(value) && Number.isFinite(base) && base > 0 ? `${(value / base).toFixed(2)}x` : '-';
 }
 
 /** The step table; returns the goal verdicts of holdfast's rows. */
@@ -616,14 +540,9 @@ function printRestoreFacts(settings: Settings, toolRuns: ToolRun[], reference: R
 
 // ---------------------------------------------------------------- main
 
-function commandOutput(command: string, args: string[]): string {
-  const child = spawnSync(command, args, { encoding: 'utf8' });
-  return child.status === 0 ? `${child.stdout}${child.stderr}`.trim().split('\n')[0] ?? '' : `unavailable (${child.error?.message ?? `exit ${child.status}`})`;
-}
-
 function printFacts(settings: Settings, work: Work): void {
   console.log("holdfast vs restic and borg: backup, no-change backup, 1%-change backup, restore, check --read-data; goal: holdfast at least as fast as the faster peer on every step, repository within 5% of restic's");
-  console.log(`machine: nproc ${os.availableParallelism()}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / gibibyte).toFixed(0)} GiB RAM, Linux ${os.release()}, load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+  console.log(`machine: ${machineFacts()}`);
   console.log(`versions: ${commandOutput(holdfastBin, ['--version'])}; ${commandOutput('restic', ['version'])}; ${commandOutput('borg', ['--version'])}; ${commandOutput('python3', ['--version'])}; node ${process.version}`);
   if (settings.tools.includes('holdfast')) console.log(`holdfast build: ${builtCliWarning() ?? 'dist/ is newer than src/'}`);
   console.log(`work directory ${work.directory} (${commandOutput('findmnt', ['-n', '-o', 'FSTYPE', '-T', work.directory])}); tools: ${settings.tools.join(', ')}; runs: ${settings.runCount} (tool by tool, in that order, each run; the table shows medians)`);

@@ -3,7 +3,8 @@
  *
  * Structure, always: every index file opens and decodes; every pack an index names exists with
  * the size its blobs need; every snapshot opens, every tree blob of it loads (authenticated and
- * hashed to its id), and every chunk its files name is in the index.
+ * hashed to its id), and every chunk its files name is in the index; every key file hashes to its
+ * name and parses (a missing key file cannot be told from a removed one).
  * Data, with readData: every pack (or a random `readDataPercent` of them) is read whole, its
  * name checked against the hash of its bytes, its header opened, and every blob opened and
  * hashed to its id on the worker threads. A damaged blob is then traced to the snapshots and
@@ -11,11 +12,12 @@
  */
 import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
-import { decodeIndex } from '../format/repo/index-codec.js';
+import { chunkState, forEachIndexedPack, loadCheckIndex, markBlob, type CheckIndex } from './check-index.js';
 import { decodePackHeader } from '../format/repo/pack-codec.js';
 import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
+import { readKeyFileSummary } from '../repo/key-file.js';
 import { packHeaderAssociatedData } from '../repo/pack-writer.js';
 import type { Repository } from '../repo/repository.js';
 import { open } from '../repo/seal.js';
@@ -46,6 +48,7 @@ export interface CheckSummary {
   packsRead: number;
   blobsRead: number;
   snapshots: number;
+  keyFiles: number;
   problems: number;
   /** Packs that no index names (left by an interrupted backup); not damage. */
   unreferencedPacks: number;
@@ -54,88 +57,87 @@ export interface CheckSummary {
 }
 
 const damagedFilesListedMax = 10_000;
+/** Blobs of one pack being opened on the workers at a time (the pool queues them). */
+const blobsOpenedAtOnceMax = 256;
 
 export async function checkRepository(repository: Repository, options: CheckOptions): Promise<CheckSummary> {
-  const summary: CheckSummary = { indexFiles: 0, packs: 0, packsRead: 0, blobsRead: 0, snapshots: 0, problems: 0, unreferencedPacks: 0, damagedSnapshots: [], damagedFiles: [] };
+  const summary: CheckSummary = { indexFiles: 0, packs: 0, packsRead: 0, blobsRead: 0, snapshots: 0, keyFiles: 0, problems: 0, unreferencedPacks: 0, damagedSnapshots: [], damagedFiles: [] };
   const report = (subject: string, message: string): void => {
     summary.problems++;
     options.onProblem({ subject, message });
   };
-  const expectedPacks = await loadIndexes(repository, summary, report);
   const stored = new Map((await repository.backend.list('data')).map((file) => [file.name, file.sizeBytes]));
   summary.packs = stored.size;
-  const badBlobs = new Set<string>();
-  for (const [name, blobs] of expectedPacks) {
+  // The index in bounded memory (check-index.ts): a BlobTable whose marks mean "damaged"; blobs
+  // of a missing pack, or past a short pack's end, are marked while it loads.
+  const index = await loadCheckIndex(repository, stored, report);
+  summary.indexFiles = index.fileCount;
+  index.packNames.forEach((name, packNumber) => {
     const sizeBytes = stored.get(name);
-    const needed = blobs.reduce((end, blob) => Math.max(end, blob.offsetBytes + blob.storedBytes), 0);
+    const needed = index.packNeededBytes[packNumber]!;
     if (sizeBytes === undefined) report(`pack ${name.slice(0, 16)}`, 'is missing');
     else if (sizeBytes < needed + 4) report(`pack ${name.slice(0, 16)}`, `has ${sizeBytes} bytes; its blobs need more than ${needed}`);
-    else continue;
-    for (const blob of blobs) badBlobs.add(blob.id.toString('hex'));
-  }
+  });
   // A pack no index names is what a backup killed before its index leaves (rule D1 allows it):
   // counted, not a problem. The next backup stores those blobs again; prune will remove it.
-  for (const name of stored.keys()) if (!expectedPacks.has(name)) summary.unreferencedPacks++;
-  if (options.readData) await readPacks(repository, expectedPacks, stored, options, summary, report, badBlobs);
-  await checkSnapshots(repository, summary, report, badBlobs, options);
+  for (const name of stored.keys()) if (!index.packNumbers.has(name)) summary.unreferencedPacks++;
+  if (options.readData) await readPacks(repository, index, stored, options, summary, report);
+  await checkKeys(repository, summary, report);
+  await checkSnapshots(repository, summary, report, index, options);
   return summary;
 }
 
 type Report = (subject: string, message: string) => void;
 
-/** Loads every index file into the repository's index; returns the blobs each pack should hold. */
-async function loadIndexes(repository: Repository, summary: CheckSummary, report: Report): Promise<Map<string, PackedBlob[]>> {
-  const packs = new Map<string, PackedBlob[]>();
-  for (const file of await repository.backend.list('index')) {
-    summary.indexFiles++;
-    try {
-      const sealed = await repository.backend.load('index', file.name);
-      if (storageName(sealed) !== file.name) throw new Error('its bytes do not hash to its name');
-      for (const pack of decodeIndex(repository.openSealed('index', file.name, sealed), `index/${file.name}`)) {
-        const name = pack.packId.toString('hex');
-        packs.set(name, [...(packs.get(name) ?? []), ...pack.blobs]);
-        for (const blob of pack.blobs) repository.index.add(blob.type, blob.id, pack.packId, blob.offsetBytes, blob.storedBytes, blob.rawBytes);
-      }
-    } catch (error) {
-      report(`index ${file.name.slice(0, 16)}`, (error as Error).message);
-    }
-  }
-  return packs;
-}
-
-async function readPacks(repository: Repository, expected: Map<string, PackedBlob[]>, stored: Map<string, number>, options: CheckOptions, summary: CheckSummary, report: Report, badBlobs: Set<string>): Promise<void> {
+/**
+ * Reads every pack (or a random share): in the order the index names them, with each pack's blob
+ * list from a second pass over the index files (so only one file's lists are held), then the
+ * packs no index names. A blob that does not open is marked damaged in the table.
+ */
+async function readPacks(repository: Repository, index: CheckIndex, stored: Map<string, number>, options: CheckOptions, summary: CheckSummary, report: Report): Promise<void> {
   let names = [...stored.keys()];
   const percent = options.readDataPercent ?? 100;
   if (percent < 100) names = names.filter(() => randomInt(10_000) < percent * 100);
-  for (const name of names) {
-    options.onProgress?.('read packs', summary.packsRead, names.length);
+  const selected = new Set(names);
+  const readOnce = new Set<string>();
+  const read = async (name: string, blobs: PackedBlob[]): Promise<void> => {
+    options.onProgress?.('read packs', readOnce.size, names.length);
     const subject = `pack ${name.slice(0, 16)}`;
-    const blobs = expected.get(name) ?? [];
     try {
       const bytes = await repository.backend.load('data', name);
-      summary.packsRead++;
+      if (!readOnce.has(name)) summary.packsRead++;
+      readOnce.add(name);
       if (storageName(bytes) !== name) report(subject, 'its bytes do not hash to its name (damaged)');
       const fromHeader = readPackHeader(repository, bytes, name);
       if (fromHeader === null) report(subject, 'its header does not open (damaged)');
-      const results = await Promise.allSettled(
-        blobs.map(async (blob) => {
-          const storedBytes = Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes));
-          await repository.openStoredBlob(blob.id, storedBytes, blob.rawBytes, `${subject} blob ${blob.id.toString('hex').slice(0, 16)}`);
-        }),
-      );
-      results.forEach((result, index) => {
-        summary.blobsRead++;
-        if (result.status === 'rejected') {
-          const blob = blobs[index]!;
-          badBlobs.add(blob.id.toString('hex'));
-          report(`${subject} blob ${blob.id.toString('hex').slice(0, 16)}`, (result.reason as Error).message);
-        }
-      });
+      // In slices: a pack of 100,000 tiny blobs must not be 100,000 jobs (and copies) at once.
+      for (let first = 0; first < blobs.length; first += blobsOpenedAtOnceMax) {
+        const slice = blobs.slice(first, first + blobsOpenedAtOnceMax);
+        const results = await Promise.allSettled(
+          slice.map(async (blob) => {
+            const storedBytes = Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes));
+            await repository.openStoredBlob(blob.id, storedBytes, blob.rawBytes, `${subject} blob ${blob.id.toString('hex').slice(0, 16)}`);
+          }),
+        );
+        results.forEach((result, position) => {
+          summary.blobsRead++;
+          if (result.status === 'rejected') {
+            const blob = slice[position]!;
+            markBlob(index, blob.id);
+            report(`${subject} blob ${blob.id.toString('hex').slice(0, 16)}`, (result.reason as Error).message);
+          }
+        });
+      }
     } catch (error) {
+      readOnce.add(name);
       report(subject, (error as Error).message);
-      for (const blob of blobs) badBlobs.add(blob.id.toString('hex'));
+      for (const blob of blobs) markBlob(index, blob.id);
     }
-  }
+  };
+  await forEachIndexedPack(repository, index, async (name, blobs) => {
+    if (selected.has(name)) await read(name, blobs);
+  });
+  for (const name of names) if (!index.packNumbers.has(name)) await read(name, []);
 }
 
 function readPackHeader(repository: Repository, bytes: Buffer, name: string): PackedBlob[] | null {
@@ -150,7 +152,25 @@ function readPackHeader(repository: Repository, bytes: Buffer, name: string): Pa
   }
 }
 
-async function checkSnapshots(repository: Repository, summary: CheckSummary, report: Report, badBlobs: Set<string>, options: CheckOptions): Promise<void> {
+/**
+ * Every key file: its bytes hash to its name, and it parses as a key file (the password is not
+ * tried: that would cost a derivation per key). A damaged key damages no snapshot, but the
+ * password it holds may no longer open the repository.
+ */
+async function checkKeys(repository: Repository, summary: CheckSummary, report: Report): Promise<void> {
+  for (const file of await repository.backend.list('keys')) {
+    summary.keyFiles++;
+    try {
+      const bytes = await repository.backend.load('keys', file.name);
+      if (storageName(bytes) !== file.name) throw new Error('its bytes do not hash to its name (damaged)');
+      readKeyFileSummary(bytes, { path: `keys/${file.name}` });
+    } catch (error) {
+      report(`key ${file.name.slice(0, 16)}`, (error as Error).message);
+    }
+  }
+}
+
+async function checkSnapshots(repository: Repository, summary: CheckSummary, report: Report, index: CheckIndex, options: CheckOptions): Promise<void> {
   const files = await repository.backend.list('snapshots');
   const damaged = new Set<string>();
   for (const file of files) {
@@ -168,13 +188,18 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
       continue;
     }
     try {
-      for await (const entry of snapshotEntries(repository, snapshot)) {
-        const missing = entry.chunks.find((chunk) => badBlobs.has(chunk.id.toString('hex')) || !repository.index.has(chunk.id));
+      // A damaged tree blob is reported and the files of the other tree blobs are still traced.
+      const onDamagedTree = (treeId: string, error: Error): void => {
+        damaged.add(file.name);
+        report(subject, `tree ${treeId.slice(0, 16)} cannot be read (its entries are unknown): ${error.message}`);
+      };
+      for await (const entry of snapshotEntries(repository, snapshot, onDamagedTree)) {
+        let why: 'missing' | 'damaged' | null = null;
+        const missing = entry.chunks.find((chunk) => (why = chunkState(index, chunk.id)) !== null);
         if (missing === undefined) continue;
         damaged.add(file.name);
         if (summary.damagedFiles.length < damagedFilesListedMax) summary.damagedFiles.push({ snapshotId: file.name, path: displayPath(entry.header.path) });
-        const why = repository.index.has(missing.id) ? 'is damaged' : 'is missing';
-        report(subject, `file "${displayPath(entry.header.path)}": chunk ${missing.id.toString('hex').slice(0, 16)} ${why}`);
+        report(subject, `file "${displayPath(entry.header.path)}": chunk ${missing.id.toString('hex').slice(0, 16)} is ${why ?? 'damaged'}`);
       }
     } catch (error) {
       damaged.add(file.name);
