@@ -52,7 +52,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository }) => {
+  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
     if (madeDefault) {
       reporter.note(
         'created',
@@ -76,6 +76,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       oneFileSystem: values['one-file-system'],
       exclude: (name) => excluded(name.toString('utf8')),
       dryRun: values['dry-run'],
+      beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
       onProblem: (path, error) => reporter.problem('skipped', path, error),
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => progressLine(progress, seconds)),
     });

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { installFlightRecorderDumps, TraceRecorder, withRepository, type RepositorySession } from '../api/index.js';
+import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type RepositorySession } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { readPasswordFromTerminal } from './password-prompt.js';
@@ -24,6 +24,7 @@ export const repositoryOptionSpec = {
   repo: { type: 'string', short: 'r' },
   'password-file': { type: 'string' },
   trace: { type: 'string' },
+  'retry-lock': { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -33,15 +34,18 @@ export const repositoryOptionsUsage = `Repository options (every repository verb
                          in $XDG_DATA_HOME/holdfast/repository)
   --password-file FILE   read the password from FILE (also HOLDFAST_PASSWORD_FILE, HOLDFAST_PASSWORD)
   --trace FILE           write a Chrome trace-event file of every pooled job (opens in Perfetto)
+  --retry-lock DURATION  wait up to DURATION (30s, 5m, 1h) for a conflicting lock to go
+                         (default: fail at once with exit code 11)
   --json                 JSON lines on stdout
-Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 12 wrong password,
-130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
+Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 11 locked by another
+process (or this one's lock was lost), 12 wrong password, 130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
 `;
 
 export interface RepositoryValues {
   repo?: string | undefined;
   'password-file'?: string | undefined;
   trace?: string | undefined;
+  'retry-lock'?: string | undefined;
   json: boolean;
 }
 
@@ -102,7 +106,7 @@ export function keyOwner(): { hostname: string; username: string } {
 export async function runInRepository(
   values: RepositoryValues,
   reporter: Reporter,
-  options: { place: RepositoryPlace; password: Buffer; create?: boolean; loadIndex?: boolean },
+  options: { place: RepositoryPlace; password: Buffer; create?: boolean; loadIndex?: boolean; lock?: LockMode | 'none' },
   body: (session: RepositorySession) => Promise<number>,
 ): Promise<number> {
   const recorder = new TraceRecorder();
@@ -116,8 +120,13 @@ export async function runInRepository(
         recorder,
         ...(options.create === true ? { create: keyOwner() } : {}),
         ...(options.loadIndex === false ? { loadIndex: false } : {}),
+        lock: lockOptions(values, options.lock ?? 'shared', reporter),
       },
-      body,
+      (session) => {
+        // Another key opened it; the user should still hear that a key file is damaged.
+        for (const error of session.repository.damagedKeys) reporter.problem('warning', error.path, error);
+        return body(session);
+      },
     );
   } catch (error) {
     reporter.fatal(error);
@@ -128,8 +137,25 @@ export async function runInRepository(
   }
 }
 
+function lockOptions(values: RepositoryValues, mode: LockMode | 'none', reporter: Reporter): LockOptions | null {
+  if (mode === 'none') return null;
+  // What the lock says its holder is doing, for the message another process shows.
+  const operation = `holdfast ${process.argv.slice(2).join(' ')}`.slice(0, 200);
+  const retry = values['retry-lock'];
+  return { mode, operation, retryMs: retry === undefined ? 0 : parseDuration(retry, '--retry-lock'), onNote: (message) => reporter.note('lock', { message }, `holdfast: ${message}`) };
+}
+
+/** "90s", "5m", "2h", "1d" or plain seconds, in milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (match === null) throw new UsageError(`${option} takes a duration such as 30s, 5m or 1h, not "${text}"`);
+  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unitMs;
+}
+
 export function exitCodeOf(error: unknown): number {
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'HOLDFAST_LOCKED' || code === 'HOLDFAST_LOCK_LOST') return exitCodes.lockFailed;
   if (code === 'HOLDFAST_NO_REPOSITORY') return exitCodes.noRepository;
   if (code === 'HOLDFAST_WRONG_PASSWORD') return exitCodes.wrongPassword;
   return exitCodes.fatal;

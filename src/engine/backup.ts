@@ -21,6 +21,7 @@ import type { FileStat } from '../io/backend.js';
 import type { Io } from '../io/io.js';
 import { BlobSaver } from '../repo/blob-saver.js';
 import { Chunker } from '../repo/chunker.js';
+import { adoptUnindexedPacks, indexReusedPacks } from './reused-packs.js';
 import { PackWriter } from '../repo/pack-writer.js';
 import type { Repository, SnapshotRecord } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
@@ -42,6 +43,11 @@ export interface BackupProgress {
 }
 
 export interface BackupOptions {
+  /**
+   * Runs after every pack and index is stored and before the snapshot is: a backup whose lock
+   * was lost (prune may have taken it for gone) throws here and stores no snapshot.
+   */
+  beforeSnapshot?: () => Promise<void>;
   /** The paths as the user gave them (stored in the snapshot, absolute). */
   paths: readonly string[];
   tags: readonly string[];
@@ -70,6 +76,7 @@ export interface BackupResult {
 
 export async function backup(io: Io, repository: Repository, roots: readonly FilePath[], options: BackupOptions): Promise<BackupResult> {
   const startedMs = Date.now();
+  await adoptUnindexedPacks(repository);
   const parentEntries = options.parent === null ? new Map<string, TreeEntry>() : await parentFiles(repository, options.parent);
   const packer = new PackWriter(repository, { dryRun: options.dryRun ?? false });
   const saver = new BlobSaver(repository, packer);
@@ -142,7 +149,10 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
     trees: treeIds,
     summary,
   };
-  const snapshotId = options.dryRun === true ? null : await repository.saveSnapshot(snapshot);
+  if (options.dryRun === true) return { snapshotId: null, snapshot };
+  await options.beforeSnapshot?.();
+  await indexReusedPacks(repository, packer.reusedPacks());
+  const snapshotId = await repository.saveSnapshot(snapshot);
   return { snapshotId, snapshot };
 }
 

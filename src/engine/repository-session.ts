@@ -14,6 +14,7 @@ import { createNodeIo } from '../io/node/create-node-io.js';
 import { siblingModuleUrl } from '../pool/sibling-module-url.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
+import { RepositoryLock, type LockOptions } from '../repo/lock.js';
 import { Repository, type KeyOptions } from '../repo/repository.js';
 import type { TraceRecorder } from '../trace/trace-recorder.js';
 
@@ -22,6 +23,8 @@ export interface RepositorySession {
   /** 1 MiB buffers for file data and repository files. */
   pool: BufferPool;
   repository: Repository;
+  /** The lock this session holds (docs/concurrency.md), or null when it was opened without one. */
+  lock: RepositoryLock | null;
 }
 
 export interface SessionOptions {
@@ -32,6 +35,12 @@ export interface SessionOptions {
   create?: KeyOptions;
   /** Load the index (every verb but init, key and snapshots needs it). Default true. */
   loadIndex?: boolean;
+  /**
+   * The lock to hold for the session, taken before the index is read (so that prune knows the
+   * session may use what that index names) and released at its end. Null: none (init, a
+   * read-only look).
+   */
+  lock?: LockOptions | null;
 }
 
 const bufferBytes = 1024 * 1024;
@@ -49,8 +58,13 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
   try {
     const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
-    if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
-    return await body({ io, pool, repository });
+    const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, options.lock);
+    try {
+      if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
+      return await body({ io, pool, repository, lock });
+    } finally {
+      await lock?.release();
+    }
   } finally {
     await workers.close();
   }

@@ -33,6 +33,8 @@ export type HoldfastErrorCode =
   | 'HOLDFAST_NO_REPOSITORY'
   /** A repository already exists where `init` was asked to make one. */
   | 'HOLDFAST_REPOSITORY_EXISTS'
+  /** A directory that must be empty or new (for a new repository) holds other files. */
+  | 'HOLDFAST_NOT_EMPTY'
   /** No key file of the repository opens with the password given (exit code 12). */
   | 'HOLDFAST_WRONG_PASSWORD'
   /** Stored bytes failed authentication or their id: damaged or tampered with. */
@@ -44,7 +46,11 @@ export type HoldfastErrorCode =
   /** A worker thread of the pool died or failed a job in a way that is not the job's own error. */
   | 'HOLDFAST_WORKER_FAILED'
   /** A command-line or API argument that cannot be used. */
-  | 'HOLDFAST_USAGE';
+  | 'HOLDFAST_USAGE'
+  /** Another process holds a lock that conflicts with the one asked for (exit code 11). */
+  | 'HOLDFAST_LOCKED'
+  /** This process's lock was removed as stale or could not be refreshed in time (exit code 11). */
+  | 'HOLDFAST_LOCK_LOST';
 
 export interface ErrorContext {
   operation: string;

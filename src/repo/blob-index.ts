@@ -40,6 +40,11 @@ export class BlobIndex {
     return this.#count;
   }
 
+  /** Whether any indexed blob is in this pack (hex id). */
+  hasPack(packHex: string): boolean {
+    return this.#packNumberByHex.has(packHex);
+  }
+
   get packCount(): number {
     return this.#packIds.length;
   }
@@ -73,6 +78,17 @@ export class BlobIndex {
 
   has(id: Buffer): boolean {
     return this.#find(idWords(id)) >= 0;
+  }
+
+  /** The number of the pack that holds a blob (see packIdAt), or -1: cheaper than find(). */
+  packNumberOf(id: Buffer): number {
+    const entry = this.#find(idWords(id));
+    return entry < 0 ? -1 : this.#packNumbers[entry]!;
+  }
+
+  packIdAt(packNumber: number): Buffer {
+    assert(packNumber >= 0 && packNumber < this.#packIds.length, `pack number ${packNumber} is not in the index`);
+    return this.#packIds[packNumber]!;
   }
 
   find(id: Buffer): BlobLocation | null {

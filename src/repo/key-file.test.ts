@@ -59,11 +59,24 @@ test('a tampered salt, kdf or data does not open (HOLDFAST_WRONG_PASSWORD)', asy
   for (const file of tampered) await assert.rejects(openKeyFile(file, password, context), { code: 'HOLDFAST_WRONG_PASSWORD' });
 });
 
-test('malformed and truncated key files are HOLDFAST_FORMAT_INVALID', async () => {
-  const malformed: [string, Buffer][] = [
-    ['truncated', keyFile.subarray(0, keyFile.length >> 1)],
+test('key files cut short (or empty) are HOLDFAST_FORMAT_TRUNCATED, named by their path', async () => {
+  const truncated: [string, Buffer][] = [
+    ['half', keyFile.subarray(0, keyFile.length >> 1)],
+    ['all but the closing brace', keyFile.subarray(0, keyFile.lastIndexOf('}'))],
     ['empty', Buffer.alloc(0)],
+    ['only white space', Buffer.from(' \n')],
+  ];
+  for (const [what, file] of truncated) {
+    assert.throws(() => readKeyFileSummary(file, context), { code: 'HOLDFAST_FORMAT_TRUNCATED', path: context.path }, what);
+    await assert.rejects(openKeyFile(file, password, context), { code: 'HOLDFAST_FORMAT_TRUNCATED', path: context.path }, what);
+  }
+});
+
+test('malformed key files are HOLDFAST_FORMAT_INVALID', async () => {
+  const malformed: [string, Buffer][] = [
     ['not JSON', Buffer.from('version: 1')],
+    ['garbage', Buffer.from([0x8f, 0x00, 0x67, 0xff])],
+    ['a JSON object and more', Buffer.concat([keyFile, Buffer.from('}')])],
     ['an array', Buffer.from('[1]')],
     ['no version', edited((json) => delete json.version)],
     ['a version string', edited((json) => (json.version = '1'))],

@@ -13,6 +13,7 @@
  * limits (a file must not be able to make us allocate a terabyte or spin for hours), a malformed
  * file is HOLDFAST_FORMAT_INVALID, another version HOLDFAST_FORMAT_VERSION, and a tag that does
  * not verify HOLDFAST_WRONG_PASSWORD: with a well-formed file a wrong password is the likely cause.
+ * An empty file, or JSON that opens and never closes, is HOLDFAST_FORMAT_TRUNCATED.
  */
 import { randomBytes } from 'node:crypto';
 import { hashRaw, type Algorithm, type Version } from '@node-rs/argon2';
@@ -136,10 +137,16 @@ function parseKeyFile(bytes: Uint8Array, context: Context): ParsedKeyFile {
   if (bytes.length > keyFileBytesMax) {
     throw holdfastError('HOLDFAST_LIMIT_EXCEEDED', errorContext, `the key file is ${bytes.length} bytes, over the limit of ${keyFileBytesMax}`);
   }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (text.trim() === '') throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', errorContext, `the key file is empty (${bytes.length} bytes): it was cut short`);
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
+    // A key file is one JSON object: one that opens and never closes was cut short, not garbled.
+    if (/^\s*\{/.test(text) && !/\}\s*$/.test(text)) {
+      throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { ...errorContext, cause: error }, `the key file ends in the middle of its JSON (${bytes.length} bytes): it was cut short`);
+    }
     throw holdfastError('HOLDFAST_FORMAT_INVALID', { ...errorContext, cause: error }, 'the key file is not JSON');
   }
   if (!isRecord(json)) throw invalid('the key file is not a JSON object');

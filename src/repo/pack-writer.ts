@@ -19,6 +19,8 @@ import { seal } from './seal.js';
 
 export const packBytesTarget = 16 * 1024 * 1024;
 export const packsPerIndexFile = 64;
+/** An index file also ends at this many blobs (packs of tiny blobs), so no index file grows past ~3 MiB and a backup of small files holds few records. */
+export const indexBlobsPerFileMax = 65_536;
 export const packHeaderAssociatedData = Buffer.from('holdfast pack header', 'latin1');
 
 interface PendingBlob {
@@ -38,23 +40,47 @@ export interface PackWriterSummary {
 export class PackWriter {
   readonly #repository: Repository;
   readonly #dryRun: boolean;
+  readonly #rememberBlobs: boolean;
   #pending: PendingBlob[] = [];
   #pendingBytes = 0;
-  /** Ids (hex) sealed in this session but maybe not in a stored pack yet. */
+  /** Ids (hex) claimed or sealed in this session and not yet in the repository's index. */
   readonly #known = new Set<string>();
+  readonly #reusedPacks = new Set<number>();
   #writing: Promise<void> = Promise.resolve();
   #unindexed: IndexedPack[] = [];
+  #unindexedBlobs = 0;
   readonly summary: PackWriterSummary = { packs: 0, blobs: 0, storedBytes: 0, indexFiles: 0 };
 
-  /** With `dryRun`, blobs are counted and dropped: nothing is stored. */
-  constructor(repository: Repository, options: { dryRun?: boolean } = {}) {
+  /**
+   * With `dryRun`, blobs are counted and dropped: nothing is stored. With `rememberBlobs: false`
+   * (prune, which copies millions of blobs it already knows), stored blobs are not added to the
+   * repository's in-memory index nor remembered for has()/claim().
+   */
+  constructor(repository: Repository, options: { dryRun?: boolean; rememberBlobs?: boolean } = {}) {
     this.#repository = repository;
     this.#dryRun = options.dryRun ?? false;
+    this.#rememberBlobs = options.rememberBlobs ?? true;
   }
 
-  /** Stored already, or on its way: a blob with this id need not be sealed again. */
+  /**
+   * Stored already, or on its way: a blob with this id need not be sealed again. A blob found in
+   * the repository's index is reused, and its pack is remembered (reusedPacks).
+   */
   has(id: Buffer): boolean {
-    return this.#repository.index.has(id) || this.#known.has(id.toString('hex'));
+    const packNumber = this.#repository.index.packNumberOf(id);
+    if (packNumber >= 0) {
+      this.#reusedPacks.add(packNumber);
+      return true;
+    }
+    return this.#known.has(id.toString('hex'));
+  }
+
+  /**
+   * The packs (hex ids) holding blobs this writer's user reuses instead of storing them again:
+   * what a backup must find still indexed before it saves its snapshot (docs/concurrency.md).
+   */
+  reusedPacks(): string[] {
+    return [...this.#reusedPacks].map((number) => this.#repository.index.packIdAt(number).toString('hex'));
   }
 
   /** Claims an id before its blob is sealed, so that two copies of a chunk in flight are stored once. */
@@ -66,7 +92,7 @@ export class PackWriter {
 
   /** Takes ownership of `stored`. Resolves once the blob is in a pack buffer (maybe not yet on disk). */
   async add(type: BlobType, id: Buffer, stored: Buffer, rawBytes: number): Promise<void> {
-    this.#known.add(id.toString('hex'));
+    if (this.#rememberBlobs) this.#known.add(id.toString('hex'));
     this.#pending.push({ type, id, stored, rawBytes });
     this.#pendingBytes += stored.length;
     this.summary.blobs++;
@@ -113,17 +139,24 @@ export class PackWriter {
     if (!this.#dryRun) await this.#repository.backend.save('data', name, bytes);
     const packId = Buffer.from(name, 'hex');
     this.summary.packs++;
-    if (!this.#dryRun) {
-      for (const blob of packed) this.#repository.index.add(blob.type, blob.id, packId, blob.offsetBytes, blob.storedBytes, blob.rawBytes);
+    if (!this.#dryRun && this.#rememberBlobs) {
+      // From now on the index knows these blobs: #known keeps only those still on their way, so
+      // a backup of a million small files does not hold a million id strings.
+      for (const blob of packed) {
+        this.#repository.index.add(blob.type, blob.id, packId, blob.offsetBytes, blob.storedBytes, blob.rawBytes);
+        this.#known.delete(blob.id.toString('hex'));
+      }
     }
     this.#unindexed.push({ packId, blobs: packed });
-    if (this.#unindexed.length >= packsPerIndexFile) await this.#writeIndex();
+    this.#unindexedBlobs += packed.length;
+    if (this.#unindexed.length >= packsPerIndexFile || this.#unindexedBlobs >= indexBlobsPerFileMax) await this.#writeIndex();
   }
 
   async #writeIndex(): Promise<void> {
     if (this.#unindexed.length === 0) return;
     const packs = this.#unindexed;
     this.#unindexed = [];
+    this.#unindexedBlobs = 0;
     if (this.#dryRun) return;
     await this.#repository.saveSealed('index', encodeIndex(packs));
     this.summary.indexFiles++;

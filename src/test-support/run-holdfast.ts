@@ -2,7 +2,7 @@
  * Runs the holdfast CLI from the TypeScript sources (no build needed), as a user would run
  * ./bin/holdfast: a separate process, its exit code, its stdout and stderr as bytes and text.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const cliPath = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -25,8 +25,17 @@ export interface HoldfastRunOptions {
 }
 
 export function runHoldfast(args: readonly string[], options: HoldfastRunOptions = {}): Promise<HoldfastRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], {
+  return startHoldfast(args, options).done;
+}
+
+/**
+ * Starts the CLI and returns its process at once (to stop, continue or kill it, or to watch its
+ * stdout as it comes through `onStdout`), with `done` resolving like runHoldfast.
+ */
+export function startHoldfast(args: readonly string[], options: HoldfastRunOptions & { onStdout?: (chunk: Buffer) => void } = {}): { child: ChildProcess; done: Promise<HoldfastRun> } {
+  let child!: ChildProcess;
+  const done = new Promise<HoldfastRun>((resolve, reject) => {
+    child = spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -34,8 +43,11 @@ export function runHoldfast(args: readonly string[], options: HoldfastRunOptions
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      options.onStdout?.(chunk);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       resolve({
@@ -44,7 +56,8 @@ export function runHoldfast(args: readonly string[], options: HoldfastRunOptions
         stderr: Buffer.concat(stderr).toString('utf8'),
       });
     });
-    child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
-    child.stdin.end(options.stdin ?? Buffer.alloc(0));
+    child.stdin!.on('error', () => {}); // the CLI may exit before reading all of stdin
+    child.stdin!.end(options.stdin ?? Buffer.alloc(0));
   });
+  return { child, done };
 }

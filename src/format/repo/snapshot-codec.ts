@@ -57,12 +57,12 @@ export function encodeJson(value: unknown): Buffer {
 export function decodeConfig(bytes: Buffer, path: string): RepositoryConfig {
   const fail = (reason: string): Error => holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'open repository', path }, reason);
   const value = parseJson(bytes, fail) as Partial<RepositoryConfig>;
-  if (value.format !== repositoryFormatName) throw fail('its config file is not a holdfast repository config');
-  if (typeof value.version !== 'number') throw fail('its config has no version');
+  if (value.format !== repositoryFormatName) throw fail('it is not the config of a holdfast repository (no "format": "holdfast-repository")');
+  if (typeof value.version !== 'number') throw fail('it has no version');
   if (value.version !== repositoryVersion) {
-    throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'open repository', path }, `repository version ${value.version} is not one this holdfast reads (${repositoryVersion})`);
+    throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'open repository', path }, `it is a repository of format version ${value.version}; this holdfast reads version ${repositoryVersion} only${value.version > repositoryVersion ? ' (a newer holdfast made it)' : ''}`);
   }
-  if (typeof value.id !== 'string' || !hexId.test(value.id) || typeof value.created !== 'string') throw fail('its config lacks an id or a creation time');
+  if (typeof value.id !== 'string' || !hexId.test(value.id) || typeof value.created !== 'string') throw fail('it lacks an id or a creation time');
   return value as RepositoryConfig;
 }
 

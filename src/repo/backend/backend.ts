@@ -40,6 +40,12 @@ export interface Backend {
   load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer>;
   /** The files of a kind, in no particular order; temporary files are never listed. */
   list(kind: FileKind): Promise<StoredFile[]>;
+  /**
+   * The names at the top of the location (files and directories, temporary ones included), to
+   * tell an empty place from a foreign one before a repository is made or opened there; [] when
+   * the location does not exist. ENOTDIR when it is not a directory.
+   */
+  topLevelNames(): Promise<string[]>;
   /** Size of one file; ENOENT when it is missing. */
   stat(kind: FileKind, name: string): Promise<StoredFile>;
   remove(kind: FileKind, name: string): Promise<void>;

@@ -89,6 +89,10 @@ export class LocalBackend implements Backend {
     return found;
   }
 
+  async topLevelNames(): Promise<string[]> {
+    return (await this.#names(this.location)).sort();
+  }
+
   async stat(kind: FileKind, name: string): Promise<StoredFile> {
     const stat = await this.#io.lstat(this.#path(kind, name));
     return { name, sizeBytes: stat.sizeBytes };
