@@ -11,8 +11,9 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
-export const diffUsage = `Usage: holdfast diff SNAPSHOT-A SNAPSHOT-B
+export const diffUsage = `Usage: holdfast diff SNAPSHOT-A SNAPSHOT-B [--host H] [--tag T] [--path P]
 
 Compares two snapshots ("latest" or ids) entry by entry, one line per difference:
   +  the entry is in B only            -  the entry is in A only
@@ -22,23 +23,25 @@ then a summary: how many of each, and the data added and removed (raw bytes of t
 snapshot references and the other does not). With --json, {type: "change", change, path} lines
 and a summary object.
 
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 type Change = '+' | '-' | 'M' | 'T' | 'U';
 
 export async function diffCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: repositoryOptionSpec });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...repositoryOptionSpec, ...snapshotFilterOptionSpec } });
   if (values.help) {
     process.stdout.write(diffUsage);
     return exitCodes.ok;
   }
   if (positionals.length !== 2) throw new UsageError('give two snapshots to compare');
+  const filter = parseSnapshotFilter(values);
   const reporter = new Reporter({ verb: 'diff', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
-    const first = await repository.findSnapshot(positionals[0]!);
-    const second = await repository.findSnapshot(positionals[1]!);
+    const first = await findFilteredSnapshot(repository, positionals[0]!, filter);
+    const second = await findFilteredSnapshot(repository, positionals[1]!, filter);
     const before = new Map<string, TreeEntry>();
     const chunksBefore = new Map<string, number>();
     for await (const entry of snapshotEntries(repository, first.snapshot)) {

@@ -12,21 +12,23 @@ import { compileGlobs } from './globs.js';
 import { entryJson, isoTimeNs } from './ls-command.js';
 import { Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
-export const findUsage = `Usage: holdfast find PATTERN... [--snapshot ID]...
+export const findUsage = `Usage: holdfast find PATTERN... [--snapshot ID]... [--host H] [--tag T] [--path P]
 
 Finds the entries whose name or path matches a PATTERN, in every snapshot (oldest first) or in
 the snapshots given ("latest" or ids). A pattern without "/" matches an entry's own name at any
 depth ("*.txt"); one with "/" matches its path ("docs/**/*.md"). One line per match: snapshot,
 path, size and modification time. With --json, one object per match.
 
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 export async function findCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...repositoryOptionSpec, snapshot: { type: 'string', short: 's', multiple: true, default: [] } },
+    options: { ...repositoryOptionSpec, ...snapshotFilterOptionSpec, snapshot: { type: 'string', short: 's', multiple: true, default: [] } },
   });
   if (values.help) {
     process.stdout.write(findUsage);
@@ -34,13 +36,14 @@ export async function findCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length === 0) throw new UsageError('give at least one PATTERN to find');
   const matches = compileGlobs(positionals);
+  const filter = parseSnapshotFilter(values);
   const reporter = new Reporter({ verb: 'find', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
-    if (values.snapshot.length === 0) records.push(...(await repository.listSnapshots()));
-    for (const name of values.snapshot) records.push(await repository.findSnapshot(name));
+    if (values.snapshot.length === 0) records.push(...(await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)));
+    for (const name of values.snapshot) records.push(await findFilteredSnapshot(repository, name, filter));
     let found = 0;
     for (const record of records) {
       const shortId = record.id.slice(0, 8);

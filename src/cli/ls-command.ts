@@ -12,8 +12,9 @@ import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
 import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
+import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
-export const lsUsage = `Usage: holdfast ls SNAPSHOT[:PATH] [--long]
+export const lsUsage = `Usage: holdfast ls SNAPSHOT[:PATH] [--long] [--host H] [--tag T] [--path P]
 
 Lists the entries of a snapshot ("latest" or an id), or of PATH in it and what is below it,
 one path per line in the order they were backed up. -l, --long shows mode, owner, group, size
@@ -21,6 +22,7 @@ and modification time as "ls -l" does, "-> target" for symbolic links and "link 
 hard links (type letter h, as tar -tv). With --json, one
 object per entry: path, type, mode, uid, gid, user, group, size, mtime (ISO, nanoseconds).
 
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 const typeLetters: Record<EntryType, string> = {
@@ -44,7 +46,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...repositoryOptionSpec, long: { type: 'boolean', short: 'l', default: false } },
+    options: { ...repositoryOptionSpec, ...snapshotFilterOptionSpec, long: { type: 'boolean', short: 'l', default: false } },
   });
   if (values.help) {
     process.stdout.write(lsUsage);
@@ -52,11 +54,12 @@ export async function lsCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT[:PATH] to list');
   const argument = parseSnapshotArgument(positionals[0]!);
+  const filter = parseSnapshotFilter(values);
   const reporter = new Reporter({ verb: 'ls', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
-    const record = await repository.findSnapshot(argument.name);
+    const record = await findFilteredSnapshot(repository, argument.name, filter);
     const subPath = entryPathIn(record.snapshot, argument.path);
     let listed = 0;
     for await (const entry of snapshotEntries(repository, record.snapshot)) {

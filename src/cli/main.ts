@@ -15,6 +15,9 @@ import { diffCommand, diffUsage } from './diff-command.js';
 import { findCommand, findUsage } from './find-command.js';
 import { statsCommand, statsUsage } from './stats-command.js';
 import { keyCommand, keyUsage } from './key-command.js';
+import { repairCommand, repairUsage } from './repair-command.js';
+import { pruneCommand, pruneUsage } from './prune-command.js';
+import { forgetCommand, forgetUsage } from './forget-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,6 +37,9 @@ Commands:
   find       find files by name in every snapshot
   restore    restore a snapshot, or a path in it, under a directory
   check      check the repository (--read-data reads and verifies every pack)
+  repair     rebuild the index from the packs, or rewrite damaged snapshots without lost files
+  forget     remove snapshots by id or by a retention policy (--keep-daily 7 ...)
+  prune      delete and repack data that no snapshot needs (beside running backups)
   key        add, list, remove or change the passwords of a repository
   stats      what the repository holds and how well it deduplicates
   export     write file trees as a holdfast backup stream or a pax tar
@@ -47,7 +53,7 @@ Environment:
   HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE  (used by the repository verbs)
 
 Exit codes: 0 ok, 1 fatal, 3 finished but some entries were left out, 10 no repository,
-12 wrong password, 130 interrupted.
+11 locked by another process, 12 wrong password, 130 interrupted.
 `;
 
 const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
@@ -59,8 +65,11 @@ const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: s
   find: { run: findCommand, usage: findUsage },
   restore: { run: restoreCommand, usage: restoreUsage },
   key: { run: keyCommand, usage: keyUsage },
+  prune: { run: pruneCommand, usage: pruneUsage },
   stats: { run: statsCommand, usage: statsUsage },
   check: { run: checkCommand, usage: checkUsage },
+  repair: { run: repairCommand, usage: repairUsage },
+  forget: { run: forgetCommand, usage: forgetUsage },
   export: { run: exportCommand, usage: exportUsage },
   import: { run: importCommand, usage: importUsage },
 };

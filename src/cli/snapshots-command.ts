@@ -2,38 +2,36 @@
  * holdfast snapshots [--host H] [--tag T] [--path P] [repository options]
  */
 import { parseArgs } from 'node:util';
-import type { SnapshotRecord } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const snapshotsUsage = `Usage: holdfast snapshots [--host NAME] [--tag TAG] [--path PATH]
 
 Lists the snapshots, oldest first: id, time, host, tags, paths, files and size.
 
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 export async function snapshotsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...repositoryOptionSpec, host: { type: 'string' }, tag: { type: 'string', multiple: true, default: [] }, path: { type: 'string', multiple: true, default: [] } },
+    options: { ...repositoryOptionSpec, ...snapshotFilterOptionSpec },
   });
   if (values.help) {
     process.stdout.write(snapshotsUsage);
     return exitCodes.ok;
   }
   if (positionals.length > 0) throw new UsageError('snapshots takes no arguments');
+  const filter = parseSnapshotFilter(values);
   const reporter = new Reporter({ verb: 'snapshots', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
-    const keep = (record: SnapshotRecord): boolean =>
-      (values.host === undefined || record.snapshot.hostname === values.host) &&
-      values.tag.every((tag) => record.snapshot.tags.includes(tag)) &&
-      values.path.every((path) => record.snapshot.paths.includes(path));
-    const records = (await repository.listSnapshots()).filter(keep);
+    const records = (await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot));
     if (values.json) {
       for (const record of records) process.stdout.write(`${JSON.stringify({ type: 'snapshot', id: record.id, shortId: record.id.slice(0, 8), ...record.snapshot })}\n`);
       return exitCodes.ok;

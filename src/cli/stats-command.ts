@@ -11,29 +11,32 @@ import { snapshotEntries, type SnapshotRecord } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
-export const statsUsage = `Usage: holdfast stats [SNAPSHOT...]
+export const statsUsage = `Usage: holdfast stats [SNAPSHOT...] [--host H] [--tag T] [--path P]
 
 What the snapshots given ("latest" or ids; default every snapshot) hold: entries, files, the
 bytes a restore of them writes, and the unique chunks those bytes are made of. Then what the
 repository stores: blobs, packs, the bytes of its pack files, the compression and deduplication
 ratios, and the memory the index takes per blob. With --json, one object.
 
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 export async function statsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: repositoryOptionSpec });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...repositoryOptionSpec, ...snapshotFilterOptionSpec } });
   if (values.help) {
     process.stdout.write(statsUsage);
     return exitCodes.ok;
   }
+  const filter = parseSnapshotFilter(values);
   const reporter = new Reporter({ verb: 'stats', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
-    if (positionals.length === 0) records.push(...(await repository.listSnapshots()));
-    for (const name of positionals) records.push(await repository.findSnapshot(name));
+    if (positionals.length === 0) records.push(...(await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)));
+    for (const name of positionals) records.push(await findFilteredSnapshot(repository, name, filter));
     let entries = 0;
     let files = 0;
     let dataBytes = 0;
