@@ -11,15 +11,23 @@ import { compileGlobs } from './globs.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
 import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
+import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const restoreUsage = `Usage: holdfast restore SNAPSHOT[:PATH] --target DIR [--include GLOB]... [--exclude GLOB]...
-                        [--verify] [--numeric-owner] [--no-same-owner]
+                        [--verify] [--numeric-owner] [--no-same-owner] [--host H] [--tag T] [--path P]
 
 Restores a snapshot ("latest" or an id), or the entry PATH in it and what is below it, under
 DIR (created if missing), with every part of every file: data and holes, owners (as root),
 modes, ACLs, xattrs, links, special files and nanosecond times. --verify reads every restored
 file back and checks it against the snapshot's chunk ids.
 
+A damaged snapshot restores every file that can be read whole. A file whose chunks are missing
+or damaged is left out (never half-written) and named on stderr as "not restored: PATH: reason"
+(with --json: {"type":"not-restored","path","code","reason"}); a tree blob that cannot be read is
+named the same way ({"type":"tree-unreadable","tree","message"}): the entries it held are unknown.
+Then the exit code is 3 (partial), as it is for entries refused as unsafe.
+
+${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
 
 export async function restoreCommand(argv: string[]): Promise<number> {
@@ -28,6 +36,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...repositoryOptionSpec,
+      ...snapshotFilterOptionSpec,
       target: { type: 'string', short: 't' },
       include: { type: 'string', multiple: true, default: [] },
       exclude: { type: 'string', multiple: true, default: [] },
@@ -43,6 +52,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT[:PATH] to restore');
   if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
   const argument = parseSnapshotArgument(positionals[0]!);
+  const filter = parseSnapshotFilter(values);
   const includes = compileGlobs(values.include);
   const excludes = compileGlobs(values.exclude);
   const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
@@ -50,7 +60,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
-    const record = await repository.findSnapshot(argument.name);
+    const record = await findFilteredSnapshot(repository, argument.name, filter);
     mkdirSync(values.target!, { recursive: true });
     const target = Buffer.from(realpathSync(values.target!));
     const ownerNames = await OwnerNames.load();
@@ -66,6 +76,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       ownerNames,
       onWarning: (path, message) => reporter.problem('warning', path, message),
       onRefused: (path, error) => reporter.problem('refused', path, error),
+      onNotRestored: (path, reason, error) => {
+        reporter.problems++;
+        reporter.note('not-restored', { path, code: (error as { code?: string }).code, reason }, `not restored: ${path}: ${reason}`);
+      },
+      onDamagedTree: (treeId, error) => {
+        reporter.problems++;
+        reporter.note('tree-unreadable', { tree: treeId, code: (error as { code?: string }).code, message: error.message }, `not restored: tree ${treeId.slice(0, 16)} cannot be read, the entries it holds are unknown: ${error.message}`);
+      },
       onProgress: (progress) =>
         reporter.status({ ...progress }, (seconds) => {
           const rate = progress.dataBytes / seconds;

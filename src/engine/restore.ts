@@ -8,6 +8,12 @@
  * (read from their pack and opened on a worker thread), so decryption, decompression and
  * hashing overlap with writing. Directories, links and special files go through one restorer,
  * which sets the directories' modes and times last.
+ *
+ * A damaged snapshot restores as much as it can: a file whose chunks are missing (no index entry)
+ * is not begun, a file whose chunk fails to load or open is removed again, and both are reported
+ * through onNotRestored while every other file is restored; a tree blob that cannot be read is
+ * reported through onDamagedTree (the entries it held are unknown) and the others are restored.
+ * Without those callbacks the first such failure throws.
  */
 import { displayPath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
@@ -40,14 +46,38 @@ export interface SnapshotRestoreOptions extends RestoreOptions {
   /** Keep an entry (by its name in the snapshot): include and exclude rules. */
   select?: (name: string, isDirectory: boolean) => 'include' | 'exclude' | 'default';
   onProgress?: (progress: RestoreProgress) => void;
+  /** An entry left out because its data cannot be had; without it, that failure throws. */
+  onNotRestored?: (path: string, reason: string, error: Error) => void;
+  /** A tree blob that cannot be read: its entries are unknown; without it, that failure throws. */
+  onDamagedTree?: (treeId: string, error: Error) => void;
 }
 
 export interface SnapshotRestoreSummary extends RestoreSummary {
   entriesSelected: number;
+  /** Entries left out because a chunk of theirs is missing or damaged. */
+  entriesNotRestored: number;
+  /** Tree blobs that could not be read (their entries are unknown, so not counted anywhere else). */
+  treesUnreadable: number;
+}
+
+/** What the writers of one restore share: where chunks come from and what was left out. */
+interface RestoreContext {
+  repository: Repository;
+  progress: RestoreProgress;
+  options: SnapshotRestoreOptions;
+  notRestored: number;
 }
 
 export async function restoreSnapshot(io: Io, repository: Repository, snapshot: Snapshot, target: Buffer, options: SnapshotRestoreOptions): Promise<SnapshotRestoreSummary> {
-  const entries = await selectEntries(repository, snapshot, options);
+  let treesUnreadable = 0;
+  const onDamagedTree =
+    options.onDamagedTree === undefined
+      ? undefined
+      : (treeId: string, error: Error): void => {
+          treesUnreadable++;
+          options.onDamagedTree!(treeId, error);
+        };
+  const entries = await selectEntries(repository, snapshot, options, onDamagedTree);
   const progress: RestoreProgress = { entries: 0, entriesTotal: entries.length, dataBytes: 0, dataBytesTotal: 0, currentPath: '' };
   for (const entry of entries) for (const chunk of entry.chunks) progress.dataBytesTotal += chunk.rawBytes;
   const shared = { restoredNonDirectories: new Set<string>() };
@@ -56,29 +86,30 @@ export async function restoreSnapshot(io: Io, repository: Repository, snapshot: 
   const links = entries.filter((entry) => entry.header.type === 'hardlink');
   const others = entries.filter((entry) => entry.header.type !== 'file' && entry.header.type !== 'hardlink');
   const writers = Array.from({ length: Math.min(fileWritersMax, Math.max(1, files.length)) }, () => new Restorer(io, target, options.pool, options, shared));
+  const context: RestoreContext = { repository, progress, options, notRestored: 0 };
   const summaries: RestoreSummary[] = [];
   let failure: unknown = null;
   try {
     // Directories (their modes and times wait for the end), symlinks and special files first, in
     // order; then regular files, spread over several writers; then hardlinks, whose targets now exist.
-    await restoreInOrder(main, others, new ChunkLoader(repository, others), progress, options);
+    await restoreInOrder(main, others, new ChunkLoader(repository, others), context);
     // allSettled: every writer has stopped before any restorer is finished, even after a failure.
     const written = await Promise.allSettled(
       writers.map((writer, index) => {
         const share = files.filter((_, fileIndex) => fileIndex % writers.length === index);
-        return restoreInOrder(writer, share, new ChunkLoader(repository, share), progress, options);
+        return restoreInOrder(writer, share, new ChunkLoader(repository, share), context);
       }),
     );
     const failed = written.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
-    await restoreInOrder(main, links, new ChunkLoader(repository, links), progress, options);
+    await restoreInOrder(main, links, new ChunkLoader(repository, links), context);
   } catch (error) {
     failure = error;
   }
   for (const writer of writers) summaries.push(await writer.finish());
   summaries.push(await main.finish());
   if (failure !== null) throw failure;
-  const summary: SnapshotRestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0, entriesSelected: entries.length };
+  const summary: SnapshotRestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0, entriesSelected: entries.length, entriesNotRestored: context.notRestored, treesUnreadable };
   for (const part of summaries) {
     summary.entriesRestored += part.entriesRestored;
     summary.entriesRefused += part.entriesRefused;
@@ -89,16 +120,37 @@ export async function restoreSnapshot(io: Io, repository: Repository, snapshot: 
 }
 
 /** Restores `entries` in their order through one restorer, with their chunks loaded ahead. */
-async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: ChunkLoader, progress: RestoreProgress, options: SnapshotRestoreOptions): Promise<void> {
+async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: ChunkLoader, context: RestoreContext): Promise<void> {
+  const { progress, options } = context;
   try {
     for (const entry of entries) {
-      progress.currentPath = displayPath(entry.header.path);
+      const path = displayPath(entry.header.path);
+      progress.currentPath = path;
+      // A chunk no index names: the file is not begun at all.
+      const unindexed = entry.chunks.find((chunk) => !context.repository.index.has(chunk.id));
+      if (unindexed !== undefined) {
+        loader.skip(entry.chunks.length);
+        leaveOut(context, path, `chunk ${unindexed.id.toString('hex').slice(0, 16)} is missing (no index entry names it)`, holdfastError('HOLDFAST_MISSING', { operation: 'restore', path }, `chunk ${unindexed.id.toString('hex').slice(0, 16)} is missing`));
+        continue;
+      }
       await restorer.beginEntry(entry.header);
+      let failed = false;
       for (let index = 0; index < entry.chunks.length; index++) {
-        const plaintext = await loader.next();
+        let plaintext: Buffer;
+        try {
+          plaintext = await loader.next();
+        } catch (error) {
+          // A chunk that does not load or open: the file begun is removed, not left half-written.
+          loader.skip(entry.chunks.length - index - 1);
+          await restorer.abandonEntry();
+          leaveOut(context, path, `chunk ${entry.chunks[index]!.id.toString('hex').slice(0, 16)} cannot be read: ${(error as Error).message}`, error as Error);
+          failed = true;
+          break;
+        }
         progress.dataBytes += plaintext.length;
         await restorer.writeData(plaintext);
       }
+      if (failed) continue;
       await restorer.endEntry();
       progress.entries++;
       options.onProgress?.(progress);
@@ -108,19 +160,26 @@ async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: 
   }
 }
 
+/** An entry whose data cannot be had is reported and left out; without a handler it stops the restore. */
+function leaveOut(context: RestoreContext, path: string, reason: string, error: Error): void {
+  if (context.options.onNotRestored === undefined) throw error;
+  context.notRestored++;
+  context.options.onNotRestored(path, reason, error);
+}
+
 /**
  * The entries to restore, renamed for a sub-path (restoring "home/ann/docs" creates "docs"
  * under the target), with include and exclude rules applied: an excluded directory takes what
  * is below it along; an included entry brings its parent directories.
  */
-async function selectEntries(repository: Repository, snapshot: Snapshot, options: SnapshotRestoreOptions): Promise<TreeEntry[]> {
+async function selectEntries(repository: Repository, snapshot: Snapshot, options: SnapshotRestoreOptions, onDamagedTree: ((treeId: string, error: Error) => void) | undefined): Promise<TreeEntry[]> {
   const subPath = options.subPath;
   const cut = subPath === null ? 0 : subPath.lastIndexOf(0x2f) + 1;
   const selected: TreeEntry[] = [];
   const excludedDirectories: string[] = [];
   let includeRules = false;
   const included = new Set<number>();
-  for await (const entry of snapshotEntries(repository, snapshot)) {
+  for await (const entry of snapshotEntries(repository, snapshot, onDamagedTree)) {
     const path = entry.header.path;
     if (subPath !== null && !(path.equals(subPath) || (path.length > subPath.length && path[subPath.length] === 0x2f && path.subarray(0, subPath.length).equals(subPath)))) continue;
     const name = displayPath(path);
@@ -170,6 +229,8 @@ class ChunkLoader {
   #entryIndex = 0;
   #chunkIndex = 0;
   readonly #ahead: Promise<Buffer>[] = [];
+  /** Loads of skipped chunks still in flight: settled at close(). */
+  readonly #skipped: Promise<Buffer>[] = [];
 
   constructor(repository: Repository, entries: TreeEntry[]) {
     this.#repository = repository;
@@ -184,9 +245,20 @@ class ChunkLoader {
     return loading;
   }
 
+  /**
+   * Drops the next `count` chunks (the rest of an entry that is left out). Those not queued yet
+   * all belong to the entry at the fill position, so it moves past them.
+   */
+  skip(count: number): void {
+    const queued = this.#ahead.splice(0, count);
+    this.#skipped.push(...queued);
+    this.#chunkIndex += count - queued.length;
+    this.#fill();
+  }
+
   /** Lets every load in flight settle, so nothing is left running. */
   async close(): Promise<void> {
-    await Promise.allSettled(this.#ahead.splice(0));
+    await Promise.allSettled([...this.#ahead.splice(0), ...this.#skipped.splice(0)]);
   }
 
   #fill(): void {

@@ -143,6 +143,19 @@ export class Restorer implements EntrySink {
   }
 
   /**
+   * Gives up the entry begun last, whose data cannot be had (a chunk is missing or damaged): a
+   * file begun is closed and removed, so no half-written file is left. Nothing is reported here;
+   * the caller says why. The next entry may begin after it.
+   */
+  async abandonEntry(): Promise<void> {
+    const current = this.#current;
+    this.#current = { kind: 'none' };
+    if (current.kind !== 'file') return;
+    await current.file.handle.close();
+    await this.#io.unlink(current.file.placed.absolute).catch(() => {});
+  }
+
+  /**
    * Ends the restore: an unfinished file (the input broke off) is removed, and directories get
    * their mode, ACLs and times. Call it whether or not decoding succeeded.
    */
