@@ -43,7 +43,7 @@ export class SimBackend implements Backend {
   readonly violations: string[] = [];
   readonly #scheduler: SimScheduler;
   readonly #prng: Prng;
-  readonly #faults: FaultRates;
+  #faults: FaultRates;
   readonly #table = new Map<number, OpenFile>();
   #opens = 0;
   #releases = 0;
@@ -52,6 +52,11 @@ export class SimBackend implements Backend {
     this.fileSystem = fileSystem;
     this.#scheduler = scheduler;
     this.#prng = prng;
+    this.#faults = faults;
+  }
+
+  /** Fault rates from the next call on (a test may set up its world without faults first). */
+  set faults(faults: FaultRates) {
     this.#faults = faults;
   }
 
@@ -318,7 +323,9 @@ export class SimBackend implements Backend {
   readDirectory(filePath: FilePath): Promise<Buffer[]> {
     const path = displayPath(filePath);
     return this.#call(`readdir ${path}`, () => {
-      if (this.fileSystem.lookup(path)?.kind !== 'directory') throw fail('ENOTDIR', 'readdir', { operation: 'read directory', path });
+      const inode = this.fileSystem.lookup(path);
+      if (inode === undefined) throw fail('ENOENT', 'readdir', { operation: 'read directory', path });
+      if (inode.kind !== 'directory') throw fail('ENOTDIR', 'readdir', { operation: 'read directory', path });
       return this.fileSystem.list(path).map((name) => Buffer.from(name));
     });
   }

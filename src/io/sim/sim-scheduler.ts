@@ -6,6 +6,11 @@
  *
  * Completions marked late are chosen only when nothing else can run, or rarely: that forces
  * completion long after the caller gave up (a cancel, a close) and reorders calls.
+ *
+ * Real work outside the simulator (a worker thread sealing a blob) is tracked: no completion is
+ * chosen while any of it runs, so what the simulated calls see does not depend on how fast the
+ * machine is. Untracked real work (a key derivation on libuv's threads) may make a run wait with
+ * nothing to complete; it is given `idleWaitMsMax` of real time before the run is a deadlock.
  */
 import type { Prng } from '../../base/prng.js';
 
@@ -24,13 +29,28 @@ export class SimulationDeadlock extends Error {
 export class SimScheduler {
   readonly #prng: Prng;
   readonly #stepsMax: number;
+  readonly #idleWaitMsMax: number;
   #pending: PendingCompletion[] = [];
+  /** Real work the run waits for before each step (settled-or-not promises of it). */
+  readonly #outside = new Set<Promise<void>>();
   #steps = 0;
   #stopped = false;
 
-  constructor(prng: Prng, stepsMax: number) {
+  constructor(prng: Prng, stepsMax: number, idleWaitMsMax = 0) {
     this.#prng = prng;
     this.#stepsMax = stepsMax;
+    this.#idleWaitMsMax = idleWaitMsMax;
+  }
+
+  /** Tracks real work outside the simulator: no completion is chosen until it has settled. */
+  outside<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#outside.add(settled);
+    void settled.then(() => this.#outside.delete(settled));
+    return work;
   }
 
   get pendingCount(): number {
@@ -52,8 +72,12 @@ export class SimScheduler {
     this.#pending = [];
   }
 
-  /** Drives completions until `target` settles. */
-  async runUntil<T>(target: Promise<T>): Promise<T> {
+  /**
+   * Drives completions until `target` settles (true), or until the scheduler is stopped (a
+   * crash) or `pause()` says so before a step (false): the pending calls then stay pending, as a
+   * crash at that instant finds them.
+   */
+  async runUntil(target: Promise<unknown>, pause: () => boolean = () => false): Promise<boolean> {
     let settled = false;
     const markSettled = (): void => {
       settled = true;
@@ -61,8 +85,16 @@ export class SimScheduler {
     target.then(markSettled, markSettled);
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (settled) return target;
-      const eligible = this.#pending.filter((completion) => completion.ready());
+      while (this.#outside.size > 0 && !settled) {
+        await Promise.all(this.#outside);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (settled) return true;
+      if (this.#stopped || pause()) return false;
+      const eligible = await this.#eligible(() => settled);
+      if (eligible === null) continue; // tracked real work began meanwhile: wait for it first
+      if (settled) return true;
+      if (this.#stopped) return false;
       if (eligible.length === 0) {
         throw new SimulationDeadlock(`nothing can complete and the simulation has not finished (${this.#pending.length} waiting: ${this.#pending.map((p) => p.label).join(', ')})`);
       }
@@ -72,6 +104,20 @@ export class SimScheduler {
       const chosen = this.#prng.pick(pool);
       this.#pending.splice(this.#pending.indexOf(chosen), 1);
       chosen.complete();
+    }
+  }
+
+  /**
+   * The completions that can run. With none, waits up to idleWaitMsMax for untracked real work
+   * to add one; null when tracked real work began meanwhile.
+   */
+  async #eligible(settled: () => boolean): Promise<PendingCompletion[] | null> {
+    const deadlineMs = Date.now() + this.#idleWaitMsMax;
+    for (;;) {
+      const eligible = this.#pending.filter((completion) => completion.ready());
+      if (eligible.length > 0 || settled() || this.#stopped || Date.now() >= deadlineMs) return eligible;
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      if (this.#outside.size > 0) return null;
     }
   }
 }
