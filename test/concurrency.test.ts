@@ -45,6 +45,24 @@ function snapshotIds(run: HoldfastRun): { id: string; paths: string[] }[] {
     .filter((line) => line.type === 'snapshot');
 }
 
+/**
+ * A `backup --force` of `source` that has loaded the index and begun reading (its first progress
+ * line), then stopped with SIGSTOP: a slow backup, really holding its lock. The caller continues it.
+ */
+async function backupStoppedWhileReading(repository: string, source: string): Promise<ReturnType<typeof startHoldfast>> {
+  let begun!: () => void;
+  const reading = new Promise<void>((resolve) => (begun = resolve));
+  const started = startHoldfast(['backup', '--repo', repository, '--force', '--json', source], {
+    env: environment(),
+    onStdout: (chunk) => {
+      if (chunk.toString('utf8').includes('"type":"progress"')) begun();
+    },
+  });
+  await reading;
+  started.child.kill('SIGSTOP');
+  return started;
+}
+
 test('two backups at once, then forget and prune beside a third backup: check passes, every kept snapshot restores exactly', async () => {
   using work = temporaryDirectory();
   const repository = join(work.path, 'repo');
@@ -66,16 +84,7 @@ test('two backups at once, then forget and prune beside a third backup: check pa
   // it has loaded the index and begun reading — a slow backup, really holding its lock — while
   // the forget and the prune run, and continued once the prune waits for it.
   makeTree(join(alpha, 'more'), 20, 1_000_000);
-  let begun!: () => void;
-  const reading = new Promise<void>((resolve) => (begun = resolve));
-  const third = startHoldfast(['backup', '--repo', repository, '--force', '--json', alpha], {
-    env: environment(),
-    onStdout: (chunk) => {
-      if (chunk.toString('utf8').includes('"type":"progress"')) begun();
-    },
-  });
-  await reading;
-  third.child.kill('SIGSTOP');
+  const third = await backupStoppedWhileReading(repository, alpha);
   try {
     // A repair needs the repository to itself: refused while the backup holds its lock.
     const repair = await runHoldfast(['repair', 'index', '--repo', repository], { env: environment() });
@@ -133,16 +142,7 @@ test('a prune that cannot outlast an older backup deletes nothing and leaves the
   await holdfastOk(['init', '--repo', repository]);
   await holdfastOk(['backup', '--repo', repository, alpha]);
   const [old] = snapshotIds(await holdfastOk(['snapshots', '--repo', repository, '--json']));
-  let begun!: () => void;
-  const reading = new Promise<void>((resolve) => (begun = resolve));
-  const backup = startHoldfast(['backup', '--repo', repository, '--force', '--json', alpha], {
-    env: environment(),
-    onStdout: (chunk) => {
-      if (chunk.toString('utf8').includes('"type":"progress"')) begun();
-    },
-  });
-  await reading;
-  backup.child.kill('SIGSTOP');
+  const backup = await backupStoppedWhileReading(repository, alpha);
   try {
     await holdfastOk(['forget', '--repo', repository, old!.id]);
     const prune = await holdfastOk(['prune', '--repo', repository, '--wait-for-operations', '1s', '--json']);
