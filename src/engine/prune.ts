@@ -201,7 +201,7 @@ export async function pruneRepository(repository: Repository, options: PruneOpti
   });
   const missing = packs.filter((pack) => pack.indexed && pack.fileBytes < 0 && pack.usedBytes > 0);
   if (missing.length > 0) {
-    throw holdfastError('HOLDFAST_MISSING', { operation: 'prune', path: repository.backend.location }, `${missing.length} pack${missing.length === 1 ? '' : 's'} holding needed blobs ${missing.length === 1 ? 'is' : 'are'} missing (${missing.slice(0, 3).map((pack) => pack.name.slice(0, 16)).join(', ')}); nothing was changed; run "holdfast check", then "holdfast repair index" and "holdfast repair snapshots"`);
+    throw holdfastError('HOLDFAST_MISSING', { operation: 'prune', path: repository.backend.location }, `${missing.length} pack${missing.length === 1 ? '' : 's'} holding needed blobs ${missing.length === 1 ? 'is' : 'are'} missing (${missing.slice(0, 3).map((pack) => pack.name.slice(0, 16)).join(', ')}); nothing was deleted; run "holdfast check", then "holdfast repair index" and "holdfast repair snapshots"`);
   }
   const threshold = (options.repackUnusedPercent ?? 10) / 100;
   const drop = new Set<number>();
@@ -328,7 +328,7 @@ async function markSnapshot(repository: Repository, table: BlobTable, id: string
   const markId = (blobId: Buffer, what: string): boolean => {
     const entry = table.find(blobId);
     if (entry < 0) {
-      throw holdfastError('HOLDFAST_MISSING', { operation: 'prune', path: `snapshot ${id.slice(0, 16)}` }, `it needs ${what} ${blobId.toString('hex').slice(0, 16)}, which no index names; nothing was changed; run "holdfast check" and "holdfast repair"`);
+      throw holdfastError('HOLDFAST_MISSING', { operation: 'prune', path: `snapshot ${id.slice(0, 16)}` }, `it needs ${what} ${blobId.toString('hex').slice(0, 16)}, which no index names; nothing was deleted; run "holdfast check" and "holdfast repair"`);
     }
     if (table.isMarked(entry)) return false;
     table.mark(entry);
