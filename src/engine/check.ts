@@ -13,14 +13,12 @@
 import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
 import { chunkState, forEachIndexedPack, loadCheckIndex, markBlob, type CheckIndex } from './check-index.js';
-import { decodePackHeader } from '../format/repo/pack-codec.js';
 import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
 import { readKeyFileSummary } from '../repo/key-file.js';
-import { packHeaderAssociatedData } from '../repo/pack-writer.js';
+import { openPackHeader } from '../repo/pack-header.js';
 import type { Repository } from '../repo/repository.js';
-import { open } from '../repo/seal.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 
 export interface CheckProblem {
@@ -140,13 +138,10 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
   for (const name of names) if (!index.packNumbers.has(name)) await read(name, []);
 }
 
+/** The pack's own blob list, or null when its header is damaged (the index is then compared alone). */
 function readPackHeader(repository: Repository, bytes: Buffer, name: string): PackedBlob[] | null {
   try {
-    const headerBytes = bytes.readUInt32LE(bytes.length - 4);
-    if (headerBytes > bytes.length - 4) return null;
-    const start = bytes.length - 4 - headerBytes;
-    const plain = open(repository.master.encryptionKey, bytes.subarray(start, bytes.length - 4), packHeaderAssociatedData, { operation: 'read pack header of', path: name });
-    return decodePackHeader(plain, start, name);
+    return openPackHeader(repository, bytes, name);
   } catch {
     return null;
   }
