@@ -18,6 +18,7 @@ import { keyCommand, keyUsage } from './key-command.js';
 import { repairCommand, repairUsage } from './repair-command.js';
 import { pruneCommand, pruneUsage } from './prune-command.js';
 import { forgetCommand, forgetUsage } from './forget-command.js';
+import { volumeCommand, volumeUsage } from './volume-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -44,6 +45,7 @@ Commands:
   stats      what the repository holds and how well it deduplicates
   export     write file trees as a holdfast backup stream or a pax tar
   import     restore a backup stream or a tar (plain, gzip, zstd) under a directory
+  volume     serve a disk image over NBD with change tracking; take flush-and-hold snapshots
 
 Options:
   -h, --help     show this help (also: holdfast <command> --help)
@@ -72,6 +74,7 @@ const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: s
   forget: { run: forgetCommand, usage: forgetUsage },
   export: { run: exportCommand, usage: exportUsage },
   import: { run: importCommand, usage: importUsage },
+  volume: { run: volumeCommand, usage: volumeUsage },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
