@@ -1,7 +1,8 @@
 /**
  * takeSnapshot: the flush-and-hold of rule S1, on the live volume.
  *
- *   prepare  the snapshot's copy-on-write store is created (outside the hold)
+ *   prepare  the snapshot's copy-on-write store is created, and the image flushed once
+ *            (outside the hold, so that the flush inside it has little left to write)
  *   hold     the write gate closes: new writes queue, never fail
  *   drain    the writes already in flight complete (their marks are durable by then)
  *   flush    fdatasync of the image
@@ -54,6 +55,7 @@ export async function takeSnapshot(context: SnapshotContext, holdTimeoutMs: numb
   let writesQueued = 0;
   try {
     await io.truncate(storeHandle, volume.sizeBytes);
+    await volume.image.sync();
     const startedMs = performance.now();
     const deadline = startedMs + holdTimeoutMs;
     try {

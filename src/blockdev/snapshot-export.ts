@@ -164,12 +164,13 @@ export class SnapshotExport implements NbdExport {
         this.abandon(`its copy-on-write store is full (${this.#options.storeBlocksMax} blocks of ${granularity} bytes)`);
         return;
       }
+      // Counted before the copy: copies running at once must not together outgrow the store.
+      this.#preservedCount += last - first + 1;
       const start = first * granularity;
       const end = Math.min((last + 1) * granularity, this.sizeBytes);
       const old = await this.#options.image.read(start, end - start);
       await this.#options.store.write(start, old);
       for (let block = first; block <= last; block++) this.#preserved.set(block);
-      this.#preservedCount += last - first + 1;
     } catch (error) {
       this.abandon(`its copy-on-write store failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
