@@ -12,7 +12,7 @@
  * name keeps what a client gets what it named).
  */
 import type { Socket } from 'node:net';
-import { decodeGo, decodeMetaContext, encodeExportNameReply, encodeInfoBlockSize, encodeInfoExport, encodeInfoText, encodeMetaContext, encodeOptionReply, encodeServerEntry, NbdOptionError } from '../format/nbd/option-codec.js';
+import { decodeGo, decodeMetaContext, matchContexts, encodeExportNameReply, encodeInfoBlockSize, encodeInfoExport, encodeInfoText, encodeMetaContext, encodeOptionReply, encodeServerEntry, NbdOptionError } from '../format/nbd/option-codec.js';
 import { clientFlag, handshakeFlag, info, limits, magic, option, reply, transmissionFlag } from '../format/nbd/protocol.js';
 import type { NbdExport } from './nbd-export.js';
 import type { SocketReader } from './socket-reader.js';
@@ -141,17 +141,4 @@ function invalidOption(message: string): NbdOptionError {
 /** Contexts selected with SET_META_CONTEXT belong to the export they named; another export gets none. */
 function contextsFor(selected: { exportName: string; contexts: Map<number, string> }, exportName: string): Map<number, string> {
   return selected.exportName === exportName ? selected.contexts : new Map();
-}
-
-/** The context names a list of queries picks; namespace-only queries are wildcards when listing. */
-export function matchContexts(available: readonly string[], queries: readonly string[], listing: boolean): string[] {
-  if (queries.length === 0) return listing ? [...available] : [];
-  const picked = new Set<string>();
-  for (const query of queries) {
-    for (const name of available) {
-      const wildcard = listing && query.endsWith(':') && name.startsWith(query);
-      if (wildcard || name === query) picked.add(name);
-    }
-  }
-  return available.filter((name) => picked.has(name));
 }

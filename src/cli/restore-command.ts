@@ -1,20 +1,23 @@
 /**
  * holdfast restore SNAPSHOT[:PATH] --target DIR [--include GLOB] [--exclude GLOB] [--verify]
  *                  [--numeric-owner] [--no-same-owner] [repository options]
+ * holdfast restore SNAPSHOT --volume-target IMAGE [repository options]
  */
 import { mkdirSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { OwnerNames, restoreSnapshot, verifyRestoredFiles } from '../api/index.js';
+import { OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
-import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryValues } from './repository-options.js';
 import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
 import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const restoreUsage = `Usage: holdfast restore SNAPSHOT[:PATH] --target DIR [--include GLOB]... [--exclude GLOB]...
                         [--verify] [--numeric-owner] [--no-same-owner] [--host H] [--tag T] [--path P]
+       holdfast restore SNAPSHOT --volume-target IMAGE
 
 Restores a snapshot ("latest" or an id), or the entry PATH in it and what is below it, under
 DIR (created if missing), with every part of every file: data and holes, owners (as root),
@@ -26,6 +29,10 @@ or damaged is left out (never half-written) and named on stderr as "not restored
 (with --json: {"type":"not-restored","path","code","reason"}); a tree blob that cannot be read is
 named the same way ({"type":"tree-unreadable","tree","message"}): the entries it held are unknown.
 Then the exit code is 3 (partial), as it is for entries refused as unsafe.
+
+--volume-target writes a volume snapshot (made by "backup --volume") to IMAGE as a sparse image
+file of the volume's size: created, or truncated and rewritten if it exists; holes are left
+unwritten. IMAGE must be a regular file (block devices are not supported yet).
 
 ${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
@@ -43,11 +50,17 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       verify: { type: 'boolean', default: false },
       'numeric-owner': { type: 'boolean', default: false },
       'no-same-owner': { type: 'boolean', default: false },
+      'volume-target': { type: 'string' },
     },
   });
   if (values.help) {
     process.stdout.write(restoreUsage);
     return exitCodes.ok;
+  }
+  if (values['volume-target'] !== undefined) {
+    if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT to restore');
+    if (values.target !== undefined || values.include.length > 0 || values.exclude.length > 0 || values.verify) throw new UsageError('--target, --include, --exclude and --verify do not apply to --volume-target');
+    return volumeRestoreCommand(values, positionals[0]!, values['volume-target']);
   }
   if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT[:PATH] to restore');
   if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
@@ -101,5 +114,24 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)}${verified === null ? '' : `; ${verified} files verified`}`,
     );
     return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
+  });
+}
+
+async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilter>[0] & RepositoryValues, name: string, target: string): Promise<number> {
+  const argument = parseSnapshotArgument(name);
+  if (argument.path !== null) throw new UsageError('a volume is restored whole: give SNAPSHOT without :PATH');
+  const filter = parseSnapshotFilter(values);
+  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const place = repositoryPlace(values);
+  const password = await readPassword(values, place, place.location);
+  const targetPath = resolve(target);
+  return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
+    const record = await findFilteredSnapshot(repository, argument.name, filter);
+    const summary = await restoreVolume(io, repository, record.snapshot, targetPath, {
+      pool,
+      onProgress: (progress) => reporter.status({ ...progress }, (seconds) => `${formatBytes(progress.dataBytes)} of ${formatBytes(progress.dataBytesTotal)}, ${formatBytes(progress.dataBytes / seconds)}/s`),
+    });
+    reporter.summary({ snapshot: record.id, target: targetPath, ...summary }, `restored the volume of snapshot ${record.id.slice(0, 8)} to ${targetPath}: ${formatBytes(summary.sizeBytes)}, ${formatBytes(summary.dataBytes)} of data`);
+    return exitCodes.ok;
   });
 }

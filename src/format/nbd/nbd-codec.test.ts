@@ -10,8 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matchContexts } from '../../blockdev/nbd-negotiation.js';
-import { decodeGo, decodeMetaContext, encodeExportNameReply, encodeInfoBlockSize, encodeInfoExport, encodeInfoText, encodeMetaContext, encodeOptionReply, encodeServerEntry, NbdOptionError } from './option-codec.js';
+import { decodeGo, decodeMetaContext, matchContexts, encodeExportNameReply, encodeInfoBlockSize, encodeInfoExport, encodeInfoText, encodeMetaContext, encodeOptionReply, encodeServerEntry, NbdOptionError } from './option-codec.js';
 import { info, option, reply, transmissionFlag } from './protocol.js';
 import { decodeChunkHeader, decodeRequest, encodeBlockStatusChunk, encodeChunkHeader, encodeDataChunkHeader, encodeErrorChunk, encodeHoleChunk, encodeRequest, encodeSimpleReply, mergeExtents } from './transmission-codec.js';
 

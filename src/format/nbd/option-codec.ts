@@ -144,3 +144,16 @@ export function encodeExportNameReply(sizeBytes: number, transmissionFlags: numb
   data.writeUInt16BE(transmissionFlags, 8);
   return data;
 }
+
+/** The context names a list of queries picks; namespace-only queries are wildcards when listing. */
+export function matchContexts(available: readonly string[], queries: readonly string[], listing: boolean): string[] {
+  if (queries.length === 0) return listing ? [...available] : [];
+  const picked = new Set<string>();
+  for (const query of queries) {
+    for (const name of available) {
+      const wildcard = listing && query.endsWith(':') && name.startsWith(query);
+      if (wildcard || name === query) picked.add(name);
+    }
+  }
+  return available.filter((name) => picked.has(name));
+}

@@ -46,6 +46,28 @@ export interface Snapshot {
   /** Tree blob ids (hex), in order: their entries concatenated are the snapshot. */
   trees: string[];
   summary: SnapshotSummary;
+  /** A volume backup's source and change map (backup --volume); absent for file trees. */
+  volume?: VolumeMetadata;
+}
+
+/** What a volume backup read, and from which change map: the next backup's parent test. */
+export interface VolumeMetadata {
+  /** The NBD URI or the image file's absolute path. */
+  source: string;
+  /** The NBD export name; null for an image file. */
+  exportName: string | null;
+  /** The change map's generation (32 hex) and snapshot sequence; null without a change map. */
+  generation: string | null;
+  sequence: number | null;
+  /** The block size of the chunk list: one chunk per data block. */
+  granularityBytes: number;
+  sizeBytes: number;
+  blocksRead: number;
+  /** Blocks taken from the parent without reading them. */
+  blocksUnchanged: number;
+  bytesRead: number;
+  /** Why the backup was full or incremental, for the user. */
+  reason: string;
 }
 
 const hexId = /^[0-9a-f]{64}$/;
@@ -78,7 +100,21 @@ export function decodeSnapshot(bytes: Buffer, name: string): Snapshot {
   if (value.parent !== null && (typeof value.parent !== 'string' || !hexId.test(value.parent))) throw fail('its parent is not a snapshot id');
   if (!strings(value.trees) || !value.trees.every((id) => hexId.test(id))) throw fail('its trees are not blob ids');
   if (typeof value.summary !== 'object' || value.summary === null) throw fail('it has no summary');
+  if (value.volume !== undefined) checkVolume(value.volume as unknown, fail);
   return value as Snapshot;
+}
+
+/** A snapshot's `volume` field, field by field (snapshots without it stay valid). */
+function checkVolume(volume: unknown, fail: (reason: string) => Error): void {
+  if (typeof volume !== 'object' || volume === null || Array.isArray(volume)) throw fail('its volume is not an object');
+  const field = (volume as Record<string, unknown>);
+  const count = (name: string): boolean => Number.isSafeInteger(field[name]) && (field[name] as number) >= 0;
+  if (typeof field['source'] !== 'string' || typeof field['reason'] !== 'string') throw fail('its volume has no source or reason');
+  if (field['exportName'] !== null && typeof field['exportName'] !== 'string') throw fail('its volume\'s export name is not a string or null');
+  if (field['generation'] !== null && (typeof field['generation'] !== 'string' || !/^[0-9a-f]{32}$/.test(field['generation']))) throw fail('its volume\'s generation is not 32 hex characters or null');
+  if (field['sequence'] !== null && !count('sequence')) throw fail('its volume\'s sequence is not a count or null');
+  if (!count('granularityBytes') || (field['granularityBytes'] as number) === 0) throw fail('its volume\'s granularity is not a positive count');
+  for (const name of ['sizeBytes', 'blocksRead', 'blocksUnchanged', 'bytesRead']) if (!count(name)) throw fail(`its volume's ${name} is not a count`);
 }
 
 function parseJson(bytes: Buffer, fail: (reason: string) => Error): unknown {
