@@ -25,6 +25,8 @@ import { SocketClosedError, SocketReader } from './socket-reader.js';
 import { Volume } from './volume.js';
 
 export const granularityBytesDefault = 64 * 1024;
+/** How long a stopping server waits for a client to hang up after the end of the stream. */
+export const disconnectGraceMs = 5000;
 
 export interface ServeOptions {
   image: FilePath;
@@ -139,9 +141,18 @@ export class NbdServer {
   }
 
   async #close(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const connection of this.#connections) connection.socket.end();
-    await Promise.all([...this.#connections].map((connection) => connection.done));
+    // net.Server.close() calls back only when every connection has ended, so it is awaited last.
+    const listenerClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all(
+      [...this.#connections].map(async (connection) => {
+        // The client sees the end of the stream and hangs up; one that does not is cut off.
+        connection.socket.end();
+        const timer = setTimeout(() => connection.socket.destroy(), disconnectGraceMs);
+        await connection.done;
+        clearTimeout(timer);
+      }),
+    );
+    await listenerClosed;
     for (const snapshot of [...this.#volume.snapshots]) snapshot.abandon('the server stopped');
     const handle: Handle<'file'> = this.#volume.image.handle;
     let stat = null;
@@ -180,7 +191,6 @@ export class NbdServer {
         }
       } finally {
         socket.end();
-        socket.destroySoon();
       }
     })();
     const connection = { socket, done };
