@@ -34,7 +34,7 @@ import {
 import { clientFlag, command, contextName, handshakeFlag, info, magic, option, reply, replyFlag, replyType, simpleReplyHeaderBytes, structuredReplyHeaderBytes, transmissionFlag } from '../format/nbd/protocol.js';
 import { decodeChunkHeader, encodeRequest, type StatusExtent } from '../format/nbd/transmission-codec.js';
 import { parseNbdUri, type NbdAddress } from './nbd-uri.js';
-import { ReplyReader } from './nbd-reply-reader.js';
+import { SocketReader } from './socket-reader.js';
 
 /** The data of one option reply (an export description, a context name, an error message). */
 export const optionReplyBytesMax = 64 * 1024;
@@ -99,7 +99,7 @@ export class NbdClient {
   readonly uri: string;
   readonly info: NbdExportInfo;
   readonly #socket: Socket;
-  readonly #reader: ReplyReader;
+  readonly #reader: SocketReader;
   readonly #contextNames: ReadonlyMap<number, string>;
   readonly #requestsInFlightMax: number;
   readonly #pending = new Map<bigint, PendingRequest>();
@@ -112,7 +112,7 @@ export class NbdClient {
   #receiving: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
 
-  private constructor(uri: string, socket: Socket, reader: ReplyReader, exportInfo: NbdExportInfo, contextNames: ReadonlyMap<number, string>, requestsInFlight: number) {
+  private constructor(uri: string, socket: Socket, reader: SocketReader, exportInfo: NbdExportInfo, contextNames: ReadonlyMap<number, string>, requestsInFlight: number) {
     this.uri = uri;
     this.#socket = socket;
     this.#reader = reader;
@@ -129,7 +129,7 @@ export class NbdClient {
       throw holdfastError('HOLDFAST_USAGE', { operation: 'connect to NBD server', path: uri }, `requestsInFlight must be 1 to ${requestsInFlightMax}`);
     }
     const socket = await openSocket(address, uri);
-    const reader = new ReplyReader(socket, (cause) => holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'talk to NBD server', path: uri, cause }, cause === null ? 'the server closed the connection' : `the connection failed: ${cause.message}`));
+    const reader = new SocketReader(socket, { closedError: (cause) => holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'talk to NBD server', path: uri, cause }, cause === null ? 'the server closed the connection' : `the connection failed: ${cause.message}`) });
     try {
       const negotiation = new Negotiation(uri, address.exportName, socket, reader);
       const { exportInfo, contextNames } = await negotiation.run(options.metaContextQueries ?? [contextName.allocation, contextName.dirtyBitmapPrefix]);
@@ -392,9 +392,9 @@ class Negotiation {
   readonly #uri: string;
   readonly #exportName: string;
   readonly #socket: Socket;
-  readonly #reader: ReplyReader;
+  readonly #reader: SocketReader;
 
-  constructor(uri: string, exportName: string, socket: Socket, reader: ReplyReader) {
+  constructor(uri: string, exportName: string, socket: Socket, reader: SocketReader) {
     this.#uri = uri;
     this.#exportName = exportName;
     this.#socket = socket;

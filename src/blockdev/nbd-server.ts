@@ -11,7 +11,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { unlinkSync, lstatSync } from 'node:fs';
 import type { FilePath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
-import { limits, option } from '../format/nbd/protocol.js';
+import { option } from '../format/nbd/protocol.js';
 import { BufferPool } from '../io/buffer-pool.js';
 import type { Handle } from '../io/handle.js';
 import type { Io } from '../io/io.js';
@@ -180,7 +180,7 @@ export class NbdServer {
 
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const reader = new SocketReader(socket, limits.payloadBytesMax + 4096);
+    const reader = new SocketReader(socket);
     const done = (async (): Promise<void> => {
       try {
         const session = await negotiate(socket, reader, this.#registry());

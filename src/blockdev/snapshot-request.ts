@@ -50,7 +50,7 @@ function describe(address: ServerAddress): string {
 async function controlOption(address: ServerAddress, code: number, payload: Buffer): Promise<Buffer> {
   const where = describe(address);
   const socket: Socket = 'socketPath' in address ? connect(address.socketPath) : connect(address.port, address.host);
-  const reader = new SocketReader(socket, limits.optionBytesMax * 4);
+  const reader = new SocketReader(socket);
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -1,87 +1,95 @@
 /**
  * SocketReader: exact-length reads from a stream socket, for a protocol that reads headers and
- * payloads of known sizes. Data is buffered up to `bufferedBytesMax`; beyond that the socket is
- * paused (TCP back-pressure reaches the peer) until the reader catches up. read() rejects when
- * the socket ends or fails before enough bytes came.
+ * payloads of known sizes (the NBD server and client both use it). One read at a time. What
+ * arrives before it is asked for is queued, and the socket is paused while more than
+ * `queuedBytesMax` wait, so a fast peer cannot fill memory (TCP back-pressure reaches it);
+ * readInto() fills the caller's buffer as bytes come, so a long payload is copied once and never
+ * queued whole. When the socket ends or fails, the pending read and every later one reject with
+ * the error `closedError` makes (by default the socket's own error, or a SocketClosedError).
  */
 import type { Socket } from 'node:net';
+
+export const queuedBytesMaxDefault = 4 * 1024 * 1024;
 
 export class SocketClosedError extends Error {
   override name = 'SocketClosedError';
 }
 
+export interface SocketReaderOptions {
+  queuedBytesMax?: number;
+  /** The error reads fail with once the socket is gone; `cause` is null for a plain end. */
+  closedError?: (cause: Error | null) => Error;
+}
+
+interface Waiter {
+  target: Buffer;
+  filled: number;
+  resolve: (bytes: Buffer) => void;
+  reject: (error: Error) => void;
+}
+
 export class SocketReader {
   readonly #socket: Socket;
-  readonly #bufferedBytesMax: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #ended: Error | null = null;
-  #pending: { lengthBytes: number; resolve: (bytes: Buffer) => void; reject: (error: Error) => void } | null = null;
+  readonly #queuedBytesMax: number;
+  readonly #closedError: (cause: Error | null) => Error;
+  readonly #queue: Buffer[] = [];
+  #queuedBytes = 0;
+  #waiter: Waiter | null = null;
+  #failure: Error | null = null;
 
-  constructor(socket: Socket, bufferedBytesMax: number) {
+  constructor(socket: Socket, options: SocketReaderOptions = {}) {
     this.#socket = socket;
-    this.#bufferedBytesMax = bufferedBytesMax;
+    this.#queuedBytesMax = options.queuedBytesMax ?? queuedBytesMaxDefault;
+    this.#closedError = options.closedError ?? ((cause) => cause ?? new SocketClosedError('the connection was closed'));
     socket.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered >= this.#bufferedBytesMax) socket.pause();
-      this.#fulfil();
+      this.#queue.push(chunk);
+      this.#queuedBytes += chunk.length;
+      this.#serve();
+      if (this.#queuedBytes > this.#queuedBytesMax) socket.pause();
     });
-    const end = (error?: Error): void => {
-      this.#ended ??= error ?? new SocketClosedError('the connection was closed');
-      this.#fulfil();
-    };
-    socket.on('end', () => end());
-    socket.on('close', () => end());
-    socket.on('error', (error) => end(error));
+    socket.on('error', (error) => this.#end(error));
+    socket.on('end', () => this.#end(null));
+    socket.on('close', () => this.#end(null));
   }
 
-  /** Bytes that arrived and were not read yet. */
-  get bufferedBytes(): number {
-    return this.#buffered;
-  }
-
-  /** Exactly `lengthBytes` bytes. One read at a time. */
+  /** Exactly `lengthBytes` bytes, in a Buffer of their own. */
   read(lengthBytes: number): Promise<Buffer> {
-    if (lengthBytes === 0) return Promise.resolve(Buffer.alloc(0));
-    return new Promise((resolve, reject) => {
-      this.#pending = { lengthBytes, resolve, reject };
-      this.#fulfil();
+    return this.readInto(Buffer.allocUnsafe(lengthBytes));
+  }
+
+  /** Fills all of `target` (the caller's buffer, returned when full). */
+  readInto(target: Buffer): Promise<Buffer> {
+    if (this.#waiter !== null) throw new Error('SocketReader: one read at a time');
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#waiter = { target, filled: 0, resolve, reject };
+      this.#serve();
     });
   }
 
-  #fulfil(): void {
-    const pending = this.#pending;
-    if (pending === null) return;
-    if (this.#buffered >= pending.lengthBytes) {
-      this.#pending = null;
-      pending.resolve(this.#take(pending.lengthBytes));
-    } else if (this.#ended !== null) {
-      this.#pending = null;
-      pending.reject(this.#ended);
+  #serve(): void {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    while (waiter.filled < waiter.target.length && this.#queue.length > 0) {
+      const head = this.#queue[0]!;
+      const count = Math.min(head.length, waiter.target.length - waiter.filled);
+      head.copy(waiter.target, waiter.filled, 0, count);
+      waiter.filled += count;
+      this.#queuedBytes -= count;
+      if (count === head.length) this.#queue.shift();
+      else this.#queue[0] = head.subarray(count);
     }
-    if (this.#buffered < this.#bufferedBytesMax && this.#socket.isPaused()) this.#socket.resume();
+    if (this.#queuedBytes <= this.#queuedBytesMax && this.#socket.isPaused()) this.#socket.resume();
+    if (waiter.filled === waiter.target.length) {
+      this.#waiter = null;
+      waiter.resolve(waiter.target);
+    } else if (this.#failure !== null) {
+      this.#waiter = null;
+      waiter.reject(this.#failure);
+    }
   }
 
-  #take(lengthBytes: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= lengthBytes) {
-      this.#buffered -= lengthBytes;
-      if (first.length === lengthBytes) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(lengthBytes);
-      return first.subarray(0, lengthBytes);
-    }
-    const result = Buffer.allocUnsafe(lengthBytes);
-    let at = 0;
-    while (at < lengthBytes) {
-      const chunk = this.#chunks[0]!;
-      const count = Math.min(chunk.length, lengthBytes - at);
-      chunk.copy(result, at, 0, count);
-      at += count;
-      if (count === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
-    }
-    this.#buffered -= lengthBytes;
-    return result;
+  #end(cause: Error | null): void {
+    this.#failure ??= this.#closedError(cause);
+    this.#serve();
   }
 }

@@ -26,7 +26,7 @@ export class RawNbdClient {
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    this.#reader = new SocketReader(socket, 64 * 1024 * 1024);
+    this.#reader = new SocketReader(socket, { queuedBytesMax: 64 * 1024 * 1024 });
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => {}); // a test sees a failure as the connection closing
   }
