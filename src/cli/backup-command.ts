@@ -11,7 +11,7 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
-import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryValues } from './repository-options.js';
+import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
 
 export const backupUsage = `Usage: holdfast backup PATH... [--tag TAG]... [--host NAME] [--exclude GLOB]...
                        [--exclude-file FILE] [--one-file-system] [--dry-run] [--force]
@@ -68,13 +68,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
-    if (madeDefault) {
-      reporter.note(
-        'created',
-        { repository: place.location, keyFile: place.defaultKeyFile },
-        `holdfast: no repository was configured, so this backup goes to the default one:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
-      );
-    }
+    if (madeDefault) noteDefaultRepository(reporter, place);
     const sortedPaths = [...paths].sort().join('\0');
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
@@ -114,7 +108,7 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
-    if (madeDefault) reporter.note('created', { repository: place.location, keyFile: place.defaultKeyFile }, `holdfast: no repository was configured, so this backup goes to the default one:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600)`);
+    if (madeDefault) noteDefaultRepository(reporter, place);
     const candidates = values.force ? [] : (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
     const result = await backupVolume(io, repository, source, {
       tags: values.tag,
@@ -132,6 +126,15 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
     );
     return exitCodes.ok;
   });
+}
+
+/** Says, once, where the embedded default repository and its key file are. */
+function noteDefaultRepository(reporter: Reporter, place: RepositoryPlace): void {
+  reporter.note(
+    'created',
+    { repository: place.location, keyFile: place.defaultKeyFile },
+    `holdfast: no repository was configured, so this backup goes to the default one:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
+  );
 }
 
 function volumeProgressLine(progress: VolumeBackupProgress, seconds: number): string {
