@@ -1,25 +1,32 @@
 /**
  * `holdfast volume serve` against hostile and unlucky clients, at the byte level (rules D2, S3):
  * unknown options, broken requests, oversized writes, reads past the end, a full file system,
- * and kill -9 of the server while writes are in flight.
+ * clients that flood the server with READs and never read the replies, more connections than
+ * the server takes, and kill -9 of the server while writes are in flight.
  *
  * How: a raw client (src/test-support/raw-nbd-client.ts) built on the codecs of src/format/nbd/
- * sends exactly the bytes a case needs to the real CLI process. The kill -9 case is seeded: each
+ * sends exactly the bytes a case needs to the real CLI process; the server's own counters (bytes
+ * held for clients, connections) come from holdfast's stats option, and its peak memory from
+ * /proc/PID/status. The kill -9 case is seeded: each
  * seed draws the order of the blocks written and the acknowledgement after which the server is
  * killed; a failure prints the seed, and HOLDFAST_NBD_KILL_SEEDS=a,b,c (or a count, for that many
  * seeds from a random start) replays or widens it. CI runs three fixed seeds.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Prng } from '../src/base/prng.js';
-import { command, nbdError, option, reply } from '../src/format/nbd/protocol.js';
+import { requestServerStats, type ServerAddress } from '../src/blockdev/snapshot-request.js';
+import type { ServerStats } from '../src/blockdev/nbd-server.js';
+import { command, limits, nbdError, option, reply } from '../src/format/nbd/protocol.js';
 import { encodeRequest } from '../src/format/nbd/transmission-codec.js';
 import { mountLoopFilesystem } from '../src/test-support/loop-filesystem.js';
 import { RawNbdClient } from '../src/test-support/raw-nbd-client.js';
 import { requireRoot, requireTools } from '../src/test-support/requirements.js';
+import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 import { dirtyBlocks, eventOf, granularityBytes, serveVolume, type VolumeServer } from '../src/test-support/volume-server.js';
 
@@ -178,6 +185,117 @@ test('writes onto a full file system get ENOSPC and the connection still answers
     throw error;
   }
   await server.stop();
+});
+
+/** The server's counters; retried while the server is still closing connections beyond its maximum. */
+async function serverStats(address: ServerAddress): Promise<ServerStats> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await requestServerStats(address);
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Polls the counters until `done` says so (or fails after 20 s, showing the last ones). */
+async function statsWhen(address: ServerAddress, done: (stats: ServerStats) => boolean, what: string): Promise<ServerStats> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const stats = await serverStats(address);
+    if (done(stats)) return stats;
+    assert.ok(Date.now() < deadline, `${what}: not after 20 s; the counters: ${JSON.stringify(stats)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The most memory the process ever had resident (VmHWM). */
+function residentBytesPeak(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no VmHWM in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+const gibibyte = 1024 * mebibyte;
+const flooderCount = 6;
+const floodReadCount = 200;
+
+test('clients that send 32 MiB READs and never read the replies hold bounded memory, and qemu-io is served meanwhile', async (t) => {
+  if (!requireTools(t, 'qemu-io')) return;
+  using directory = temporaryDirectory();
+  const image = join(directory.path, 'big.img');
+  // Sparse but for 1 MiB of a pattern the reading client checks: the flood's reads cost no disk.
+  await makeImage(image, gibibyte, Buffer.alloc(mebibyte, 0xab));
+  const server = await serveVolume(image);
+  const address = { socketPath: server.socketPath };
+  const flooders: RawNbdClient[] = [];
+  try {
+    for (let index = 0; index < flooderCount; index++) {
+      const client = await RawNbdClient.connect(server.socketPath);
+      flooders.push(client);
+      // Simple replies: every READ is answered with its whole 32 MiB, holes or not.
+      await client.go('', { structured: false });
+      client.stopReading();
+    }
+    for (const client of flooders) {
+      for (let index = 0; index < floodReadCount; index++) client.send(read((index % 32) * limits.payloadBytesMax, limits.payloadBytesMax));
+    }
+    // At the height of the flood every flooder waits for room (6 x 64 MiB wanted, 256 MiB in all).
+    await statsWhen(address, (stats) => stats.waiting >= flooderCount, 'every flooding connection waits');
+
+    const started = performance.now();
+    const output = await runToolOrFail('qemu-io', ['-f', 'raw', '-c', 'read -P 0xab 0 1M', server.uri()]);
+    const latencyMs = performance.now() - started;
+    assert.match(output, /read 1048576\/1048576 bytes at offset 0/, output);
+    assert.doesNotMatch(output, /failed|error|Pattern verification/i, output);
+
+    const stats = await serverStats(address);
+    const residentPeak = residentBytesPeak(server.child.pid!);
+    t.diagnostic(`qemu-io read 1 MiB in ${latencyMs.toFixed(0)} ms during the flood; server peak RSS ${(residentPeak / mebibyte).toFixed(0)} MiB; counters ${JSON.stringify(stats)}`);
+    assert.ok(stats.connectionQueuedBytesPeak <= stats.connectionQueuedBytesMax, `one connection held ${stats.connectionQueuedBytesPeak} bytes, over ${stats.connectionQueuedBytesMax}`);
+    assert.ok(stats.queuedBytesPeak >= stats.totalQueuedBytesMax, `the flood never reached the total limit (${stats.queuedBytesPeak} bytes held at most): it tests nothing`);
+    // The documented bound: the total, plus one request for each connection that held nothing.
+    const totalBound = stats.totalQueuedBytesMax + stats.connectionsPeak * limits.payloadBytesMax;
+    assert.ok(stats.queuedBytesPeak <= totalBound, `the server held ${stats.queuedBytesPeak} bytes, over ${totalBound}`);
+    assert.ok(stats.connectionsPeak <= stats.connectionsMax);
+    assert.ok(residentPeak < gibibyte, `the server's resident memory reached ${residentPeak} bytes`);
+  } catch (error) {
+    await Promise.all(flooders.map((client) => client.close()));
+    await server.kill();
+    throw error;
+  }
+  await Promise.all(flooders.map((client) => client.close()));
+  // What was held for the flooders is given back once they are gone; only the asking connection is left.
+  await statsWhen(address, (stats) => stats.queuedBytes === 0 && stats.connections === 1 && stats.waiting === 0, 'everything is released after the flooders closed');
+  await server.stop();
+});
+
+test('a connection beyond the 64 the server takes is closed at once; the others go on and a later one is served', async () => {
+  await withServedImage(async (server, content) => {
+    const clients: RawNbdClient[] = [];
+    try {
+      for (let index = 0; index < 64; index++) clients.push(await RawNbdClient.connect(server.socketPath));
+      await assert.rejects(RawNbdClient.connect(server.socketPath), 'the 65th connection got a greeting');
+      await server.waitFor((line) => line.event?.['type'] === 'connection-refused');
+      const first = clients.shift()!;
+      await first.go();
+      assert.deepEqual(await readBack(first, 0, 4096), content.subarray(0, 4096));
+      await first.close();
+      const stats = await serverStats({ socketPath: server.socketPath });
+      assert.equal(stats.connectionsPeak, 64);
+      assert.ok(stats.connectionsRefused >= 1);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+    const later = await RawNbdClient.connect(server.socketPath);
+    try {
+      await later.go();
+      assert.deepEqual(await readBack(later, 4096, 4096), content.subarray(4096, 8192));
+    } finally {
+      await later.close();
+    }
+  });
 });
 
 /** The seeds of the kill -9 case: three fixed ones, or HOLDFAST_NBD_KILL_SEEDS (a list, or a count). */

@@ -120,6 +120,7 @@ export async function negotiate(socket: Socket, reader: SocketReader, registry: 
         }
         case option.holdfastSnapshot:
         case option.holdfastDropSnapshot:
+        case option.holdfastStats:
           send(reply.ack, await registry.control(code, payload));
           break;
         default:

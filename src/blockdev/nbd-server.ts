@@ -6,9 +6,17 @@
  * outside the volume) and the listener; close() stops taking connections, lets every request in
  * flight complete, ends the connections, flushes the image, records a clean stop in the change
  * map and closes everything, in that order, and resolves only when all of it is done.
+ *
+ * Hostile clients (rule D2): at most `connectionsMax` connections (more are closed as they
+ * arrive), and the bytes held for clients are bounded per connection and in total
+ * (queued-bytes-budget.ts), so clients that never read their replies cost bounded memory while a
+ * client that does is still served. stats() (and the holdfastStats option) reports the counters.
+ * A unix socket is created with `socketMode` (0600 by default) whatever the umask; a path that is
+ * not a socket is never replaced.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { unlinkSync, lstatSync } from 'node:fs';
+import { unlinkSync, lstatSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FilePath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { option } from '../format/nbd/protocol.js';
@@ -20,6 +28,7 @@ import { ChangeMap } from './change-map.js';
 import { holdTimeoutMsDefault, takeSnapshot } from './flush-and-hold.js';
 import { negotiate, ProtocolViolation, type ExportRegistry } from './nbd-negotiation.js';
 import type { NbdExport } from './nbd-export.js';
+import { QueuedBytesBudget, type QueuedBytesStats } from './queued-bytes-budget.js';
 import { serveTransmission } from './nbd-transmission.js';
 import { SocketClosedError, SocketReader } from './socket-reader.js';
 import { Volume } from './volume.js';
@@ -27,6 +36,10 @@ import { Volume } from './volume.js';
 export const granularityBytesDefault = 64 * 1024;
 /** How long a stopping server waits for a client to hang up after the end of the stream. */
 export const disconnectGraceMs = 5000;
+/** Connections served at once; more are closed as they arrive. */
+export const connectionsMaxDefault = 64;
+/** The unix socket's permission bits unless told otherwise: its owner only. */
+export const socketModeDefault = 0o600;
 
 export interface ServeOptions {
   image: FilePath;
@@ -40,7 +53,24 @@ export interface ServeOptions {
   granularityBytes?: number;
   /** The most a snapshot may preserve before it is abandoned; default the volume's size. */
   snapshotStoreBytesMax?: number;
+  /** The unix socket's permission bits, whatever the umask; default socketModeDefault. */
+  socketMode?: number;
+  /** Default connectionsMaxDefault. */
+  connectionsMax?: number;
+  /** Defaults in queued-bytes-budget.ts. */
+  connectionQueuedBytesMax?: number;
+  totalQueuedBytesMax?: number;
   onEvent: (event: ServerEvent) => void;
+}
+
+export interface ServerStats extends QueuedBytesStats {
+  connections: number;
+  connectionsPeak: number;
+  /** Connections closed at once because `connectionsMax` were open. */
+  connectionsRefused: number;
+  connectionsMax: number;
+  connectionQueuedBytesMax: number;
+  totalQueuedBytesMax: number;
 }
 
 export type ServerEvent =
@@ -48,7 +78,9 @@ export type ServerEvent =
   | { type: 'listening'; address: string; exportName: string; sizeBytes: number }
   | { type: 'snapshot'; name: string; sequence: number; holdMs: number; writesQueued: number; changedBlocks: number }
   | { type: 'snapshot-abandoned'; name: string; reason: string }
-  | { type: 'connection-error'; message: string };
+  | { type: 'connection-error'; message: string }
+  | { type: 'connection-refused'; message: string; connectionsRefused: number }
+  | { type: 'warning'; message: string };
 
 export interface SnapshotReply {
   name: string;
@@ -67,6 +99,10 @@ export class NbdServer {
   readonly #stateDirectory: FilePath;
   readonly #server: Server;
   readonly #connections = new Set<{ socket: Socket; done: Promise<void> }>();
+  readonly #budget: QueuedBytesBudget;
+  readonly #connectionsMax: number;
+  #connectionsPeak = 0;
+  #connectionsRefused = 0;
   #closing: Promise<void> | null = null;
 
   private constructor(io: Io, options: ServeOptions, volume: Volume, pool: BufferPool, stateDirectory: FilePath) {
@@ -75,7 +111,27 @@ export class NbdServer {
     this.#volume = volume;
     this.#pool = pool;
     this.#stateDirectory = stateDirectory;
+    this.#budget = new QueuedBytesBudget({
+      ...(options.connectionQueuedBytesMax === undefined ? {} : { connectionQueuedBytesMax: options.connectionQueuedBytesMax }),
+      ...(options.totalQueuedBytesMax === undefined ? {} : { totalQueuedBytesMax: options.totalQueuedBytesMax }),
+    });
+    this.#connectionsMax = options.connectionsMax ?? connectionsMaxDefault;
     this.#server = createServer((socket) => this.#accept(socket));
+    // Node closes a connection beyond maxConnections as it is accepted, before any byte is read.
+    this.#server.maxConnections = this.#connectionsMax;
+    this.#server.on('drop', () => this.#refused());
+  }
+
+  /** The counters: connections now and at most, bytes held for clients now and at most. */
+  stats(): ServerStats {
+    return {
+      connections: this.#connections.size,
+      connectionsPeak: this.#connectionsPeak,
+      connectionsRefused: this.#connectionsRefused,
+      connectionsMax: this.#connectionsMax,
+      ...this.#budget.limits,
+      ...this.#budget.stats(),
+    };
   }
 
   get volume(): Volume {
@@ -172,6 +228,7 @@ export class NbdServer {
       control: async (code, payload) => {
         const request = parseControl(payload);
         if (code === option.holdfastSnapshot) return Buffer.from(JSON.stringify(await this.snapshot(request.holdTimeoutMs ?? holdTimeoutMsDefault)), 'utf8');
+        if (code === option.holdfastStats) return Buffer.from(JSON.stringify(this.stats()), 'utf8');
         this.dropSnapshot(request.name ?? '');
         return Buffer.from('{}', 'utf8');
       },
@@ -181,10 +238,13 @@ export class NbdServer {
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
     const reader = new SocketReader(socket);
+    // What is held for this client is given back when its connection is gone, read or not.
+    const account = this.#budget.open();
+    socket.once('close', () => account.close());
     const done = (async (): Promise<void> => {
       try {
         const session = await negotiate(socket, reader, this.#registry());
-        if (session !== null) await serveTransmission(socket, reader, session);
+        if (session !== null) await serveTransmission(socket, reader, session, account);
       } catch (error) {
         if (!(error instanceof SocketClosedError) && (error as { code?: string }).code !== 'ECONNRESET' && (error as { code?: string }).code !== 'EPIPE') {
           this.#options.onEvent({ type: 'connection-error', message: error instanceof ProtocolViolation ? `protocol violation: ${error.message}; connection closed` : String(error) });
@@ -195,7 +255,15 @@ export class NbdServer {
     })();
     const connection = { socket, done };
     this.#connections.add(connection);
+    this.#connectionsPeak = Math.max(this.#connectionsPeak, this.#connections.size);
     void done.finally(() => this.#connections.delete(connection));
+  }
+
+  /** Says so for the 1st, 2nd, 4th, 8th... refused connection, so a flood of them is not a flood of lines. */
+  #refused(): void {
+    this.#connectionsRefused++;
+    if ((this.#connectionsRefused & (this.#connectionsRefused - 1)) !== 0) return;
+    this.#options.onEvent({ type: 'connection-refused', message: `${this.#connectionsMax} connections are open; a new one was closed at once (${this.#connectionsRefused} so far)`, connectionsRefused: this.#connectionsRefused });
   }
 
   async #listen(): Promise<void> {
@@ -203,9 +271,19 @@ export class NbdServer {
     let address: string;
     if ('socketPath' in listen) {
       await removeStaleSocket(listen.socketPath);
+      const directoryWarning = othersMayWrite(dirname(listen.socketPath));
+      if (directoryWarning !== null) this.#options.onEvent({ type: 'warning', message: directoryWarning });
       await new Promise<void>((resolve, reject) => {
         this.#server.once('error', reject);
-        this.#server.listen(listen.socketPath, () => resolve());
+        // bind() makes the socket file 0777 less the umask, synchronously inside listen(): with
+        // this umask it is born with exactly `mode`, never wider for a moment, whatever the caller's umask.
+        const mode = this.#options.socketMode ?? socketModeDefault;
+        const umask = process.umask(0o777 & ~mode);
+        try {
+          this.#server.listen(listen.socketPath, () => resolve());
+        } finally {
+          process.umask(umask);
+        }
       });
       address = `unix:${listen.socketPath}`;
     } else {
@@ -227,10 +305,13 @@ function parseControl(payload: Buffer): { holdTimeoutMs?: number; name?: string 
   return value as { holdTimeoutMs?: number; name?: string };
 }
 
-/** A socket file left by a server that is gone; one a live server answers on is refused. */
+/**
+ * A socket file left by a server that is gone is removed; one a live server answers on is
+ * refused, and so is anything that is not a socket (it is left as it is).
+ */
 async function removeStaleSocket(path: string): Promise<void> {
   try {
-    if (!lstatSync(path).isSocket()) return;
+    if (!lstatSync(path).isSocket()) throw holdfastError('HOLDFAST_USAGE', { operation: 'listen on', path }, 'it exists and is not a socket (it is left as it is; give another --socket path)');
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return;
     throw error;
@@ -244,6 +325,13 @@ async function removeStaleSocket(path: string): Promise<void> {
   });
   if (answered) throw holdfastError('HOLDFAST_LOCKED', { operation: 'listen on', path }, 'another server is listening on this socket');
   unlinkSync(path);
+}
+
+/** A warning when users other than the owner may write to `directory` (and so remove or replace the socket), else null. */
+function othersMayWrite(directory: string): string | null {
+  const mode = statSync(directory).mode;
+  if ((mode & 0o002) === 0) return null;
+  return `the socket's directory "${directory}" is writable by every user (mode ${(mode & 0o7777).toString(8)}): ${(mode & 0o1000) === 0 ? 'another user can replace the socket' : 'another user can take the socket\'s name while no server holds it'}; prefer a directory only you can write, such as $XDG_RUNTIME_DIR`;
 }
 
 function isAlive(pid: number): boolean {

@@ -3,6 +3,12 @@
  * to limits.requestsInFlightMax per connection), each answered when it completes, in any order,
  * matched by its cookie.
  *
+ * Memory (queued-bytes-budget.ts): before a WRITE's payload is read or a request is served, its
+ * bytes (the payload, or the most data its reply can carry) are reserved from the connection's
+ * account; while they cannot be, no further request is read. The reservation is settled to the
+ * data the reply really carries when it is built, and released when the socket has handed the
+ * reply to the kernel. Headers (a few dozen bytes a reply, 64 requests in flight) are not counted.
+ *
  * Checks before an export is called: a bad magic, or a READ or WRITE longer than
  * limits.payloadBytesMax, ends this connection (the stream cannot be trusted any more); unknown
  * flags, a range past the end, BLOCK_STATUS without a selected context, or a change to a read-only
@@ -10,17 +16,16 @@
  * (EIO, ENOSPC, ...) and the connection goes on. Replies to READ are structured when negotiated:
  * data chunks, and hole chunks where the image has holes (not with NBD_CMD_FLAG_DF).
  */
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { assert } from '../base/assert.js';
 import { command, commandFlag, limits, nbdError, replyFlag, replyType, requestHeaderBytes } from '../format/nbd/protocol.js';
 import { decodeRequest, encodeBlockStatusChunk, encodeChunkHeader, encodeDataChunkHeader, encodeErrorChunk, encodeHoleChunk, encodeSimpleReply, type NbdRequest, type StatusExtent } from '../format/nbd/transmission-codec.js';
 import type { Negotiated } from './nbd-negotiation.js';
 import { ProtocolViolation } from './nbd-negotiation.js';
 import type { ReadPiece } from './nbd-export.js';
-import type { SocketReader } from './socket-reader.js';
+import type { QueuedBytesAccount } from './queued-bytes-budget.js';
+import { SocketClosedError, type SocketReader } from './socket-reader.js';
 
-/** Bytes of replies waiting in the socket before the loop stops taking requests. */
-export const replyBytesQueuedMax = 64 * 1024 * 1024;
 /** Extents in one BLOCK_STATUS chunk. */
 export const statusExtentsMax = 65536;
 
@@ -36,20 +41,22 @@ class RequestError extends Error {
 }
 
 /** Serves requests until DISC or the end of the connection; throws ProtocolViolation on a broken stream. */
-export async function serveTransmission(socket: Socket, reader: SocketReader, session: Negotiated): Promise<void> {
+export async function serveTransmission(socket: Socket, reader: SocketReader, session: Negotiated, account: QueuedBytesAccount): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   try {
     for (;;) {
       while (inFlight.size >= limits.requestsInFlightMax) await Promise.race(inFlight);
-      if (socket.writableLength > replyBytesQueuedMax) await once(socket, 'drain');
       const request = decodeRequest(await reader.read(requestHeaderBytes));
       if (request === null) throw new ProtocolViolation('a request has the wrong magic');
       if ((request.type === command.write || request.type === command.read) && request.lengthBytes > limits.payloadBytesMax) {
         throw new ProtocolViolation(`a ${request.type === command.write ? 'WRITE' : 'READ'} of ${request.lengthBytes} bytes (at most ${limits.payloadBytesMax})`);
       }
-      const payload = request.type === command.write ? await reader.read(request.lengthBytes) : null;
       if (request.type === command.disconnect) break;
-      const served = serveOne(socket, session, request, payload).finally(() => inFlight.delete(served));
+      const reservedBytes = bytesToReserve(session, request);
+      await account.reserve(reservedBytes, () => new SocketClosedError('the connection was closed'));
+      const payload = request.type === command.write ? await reader.read(request.lengthBytes) : null;
+      const reply = new Reply(socket, account, reservedBytes);
+      const served = serveOne(reply, session, request, payload).finally(() => inFlight.delete(served));
       inFlight.add(served);
     }
   } finally {
@@ -57,7 +64,49 @@ export async function serveTransmission(socket: Socket, reader: SocketReader, se
   }
 }
 
-async function serveOne(socket: Socket, session: Negotiated, request: NbdRequest, payload: Buffer | null): Promise<void> {
+/** The most data a request can hold: its payload, or the data of the largest reply it can get. */
+function bytesToReserve(session: Negotiated, request: NbdRequest): number {
+  if (request.type === command.write || request.type === command.read) return request.lengthBytes;
+  if (request.type === command.blockStatus) return session.contexts.size * statusExtentBytes * statusExtentsMax;
+  return 0;
+}
+
+/** An extent in a BLOCK_STATUS chunk: length and flags. */
+const statusExtentBytes = 8;
+
+/**
+ * One request's reservation: settled to the reply's real size when the reply is written, and
+ * released when the socket has handed it to the kernel (or failed to).
+ */
+class Reply {
+  readonly socket: Socket;
+  readonly #account: QueuedBytesAccount;
+  readonly #reservedBytes: number;
+
+  constructor(socket: Socket, account: QueuedBytesAccount, reservedBytes: number) {
+    this.socket = socket;
+    this.#account = account;
+    this.#reservedBytes = reservedBytes;
+  }
+
+  /**
+   * Writes the reply's buffers at once (corked); `dataBytes` of them (never more than reserved)
+   * stay counted until they are out, the rest of the reservation is released now.
+   */
+  send(buffers: readonly Buffer[], dataBytes = 0): void {
+    assert(dataBytes <= this.#reservedBytes, 'a reply carries more data than was reserved for it');
+    this.#account.release(this.#reservedBytes - dataBytes);
+    const socket = this.socket;
+    socket.cork();
+    buffers.forEach((buffer, index) => {
+      if (index < buffers.length - 1 || dataBytes === 0) socket.write(buffer);
+      else socket.write(buffer, () => this.#account.release(dataBytes));
+    });
+    socket.uncork();
+  }
+}
+
+async function serveOne(reply: Reply, session: Negotiated, request: NbdRequest, payload: Buffer | null): Promise<void> {
   try {
     check(session, request);
     const exported = session.export;
@@ -65,7 +114,7 @@ async function serveOne(socket: Socket, session: Negotiated, request: NbdRequest
     const fua = (request.flags & commandFlag.fua) !== 0;
     switch (request.type) {
       case command.read:
-        return sendRead(socket, session, request, await exported.read(offset, request.lengthBytes, session.structuredReplies && (request.flags & commandFlag.df) === 0));
+        return sendRead(reply, session, request, await exported.read(offset, request.lengthBytes, session.structuredReplies && (request.flags & commandFlag.df) === 0));
       case command.write:
         await exported.write(offset, payload!, fua);
         break;
@@ -81,13 +130,13 @@ async function serveOne(socket: Socket, session: Negotiated, request: NbdRequest
       case command.cache:
         break;
       case command.blockStatus:
-        return await sendBlockStatus(socket, session, request);
+        return await sendBlockStatus(reply, session, request);
       default:
         throw new RequestError(nbdError.EINVAL, `command ${request.type} is not supported`);
     }
-    socket.write(encodeSimpleReply(request.cookie, 0));
+    reply.send([encodeSimpleReply(request.cookie, 0)]);
   } catch (error) {
-    sendError(socket, session, request, error);
+    sendError(reply, session, request, error);
   }
 }
 
@@ -105,39 +154,41 @@ function check(session: Negotiated, request: NbdRequest): void {
   if (request.type === command.blockStatus && request.lengthBytes === 0) throw new RequestError(nbdError.EINVAL, 'BLOCK_STATUS of 0 bytes');
 }
 
-function sendRead(socket: Socket, session: Negotiated, request: NbdRequest, pieces: ReadPiece[]): void {
-  socket.cork();
+function sendRead(reply: Reply, session: Negotiated, request: NbdRequest, pieces: ReadPiece[]): void {
+  const buffers: Buffer[] = [];
+  let dataBytes = 0;
   if (!session.structuredReplies) {
-    socket.write(encodeSimpleReply(request.cookie, 0));
-    for (const piece of pieces) socket.write(piece.kind === 'data' ? piece.bytes : Buffer.alloc(piece.lengthBytes));
+    buffers.push(encodeSimpleReply(request.cookie, 0));
+    for (const piece of pieces) buffers.push(piece.kind === 'data' ? piece.bytes : Buffer.alloc(piece.lengthBytes));
+    dataBytes = request.lengthBytes;
   } else if (pieces.length === 0) {
-    socket.write(encodeChunkHeader(request.cookie, replyFlag.done, replyType.none, 0));
+    buffers.push(encodeChunkHeader(request.cookie, replyFlag.done, replyType.none, 0));
   } else {
     pieces.forEach((piece, index) => {
       const flags = index === pieces.length - 1 ? replyFlag.done : 0;
-      if (piece.kind === 'hole') socket.write(encodeHoleChunk(request.cookie, flags, piece.offset, piece.lengthBytes));
+      if (piece.kind === 'hole') buffers.push(encodeHoleChunk(request.cookie, flags, piece.offset, piece.lengthBytes));
       else {
-        socket.write(encodeDataChunkHeader(request.cookie, flags, piece.offset, piece.bytes.length));
-        socket.write(piece.bytes);
+        buffers.push(encodeDataChunkHeader(request.cookie, flags, piece.offset, piece.bytes.length), piece.bytes);
+        dataBytes += piece.bytes.length;
       }
     });
   }
-  socket.uncork();
+  reply.send(buffers, dataBytes);
 }
 
-async function sendBlockStatus(socket: Socket, session: Negotiated, request: NbdRequest): Promise<void> {
+async function sendBlockStatus(reply: Reply, session: Negotiated, request: NbdRequest): Promise<void> {
   const offset = Number(request.offset);
   const replies: Buffer[] = [];
+  let dataBytes = 0;
   const contexts = [...session.contexts];
   for (const [index, [contextId, name]] of contexts.entries()) {
     let extents: StatusExtent[] = (await session.export.blockStatus(name, offset, request.lengthBytes)).slice(0, statusExtentsMax);
     if ((request.flags & commandFlag.reqOne) !== 0) extents = extents.slice(0, 1);
     extents = clip(extents, request.lengthBytes);
     replies.push(encodeBlockStatusChunk(request.cookie, index === contexts.length - 1 ? replyFlag.done : 0, contextId, extents));
+    dataBytes += extents.length * statusExtentBytes;
   }
-  socket.cork();
-  for (const chunk of replies) socket.write(chunk);
-  socket.uncork();
+  reply.send(replies, dataBytes);
 }
 
 /** At most `lengthBytes` in total, no empty extent. */
@@ -153,11 +204,10 @@ function clip(extents: StatusExtent[], lengthBytes: number): StatusExtent[] {
   return clipped;
 }
 
-function sendError(socket: Socket, session: Negotiated, request: NbdRequest, error: unknown): void {
+function sendError(reply: Reply, session: Negotiated, request: NbdRequest, error: unknown): void {
   const errno = error instanceof RequestError ? error.errno : errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  if (session.structuredReplies) socket.write(encodeErrorChunk(request.cookie, errno, message));
-  else socket.write(encodeSimpleReply(request.cookie, errno));
+  reply.send([session.structuredReplies ? encodeErrorChunk(request.cookie, errno, message) : encodeSimpleReply(request.cookie, errno)]);
 }
 
 const errnoByCode: Record<string, number> = {

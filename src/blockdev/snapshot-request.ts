@@ -3,14 +3,14 @@
  * a flush-and-hold snapshot with holdfast's own NBD option (protocol.ts: option.holdfastSnapshot),
  * and returns what the server answered. With a mount point, the file system on the volume is
  * frozen (FIFREEZE) around the request, so its own dirty data is on the volume and the snapshot is
- * of a clean file system; it is thawed whatever happens.
+ * of a clean file system; it is thawed whatever happens. The same channel reads the server's counters.
  */
 import { connect, type Socket } from 'node:net';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { clientFlag, limits, magic, option, reply } from '../format/nbd/protocol.js';
 import type { Io } from '../io/io.js';
 import { SocketReader } from './socket-reader.js';
-import type { SnapshotReply } from './nbd-server.js';
+import type { ServerStats, SnapshotReply } from './nbd-server.js';
 
 export type ServerAddress = { socketPath: string } | { host: string; port: number };
 
@@ -40,6 +40,11 @@ export async function requestSnapshot(io: Io, address: ServerAddress, options: S
 
 export async function requestDropSnapshot(address: ServerAddress, name: string): Promise<void> {
   await controlOption(address, option.holdfastDropSnapshot, Buffer.from(JSON.stringify({ name }), 'utf8'));
+}
+
+/** The server's counters (nbd-server.ts stats()): connections, bytes held for clients. */
+export async function requestServerStats(address: ServerAddress): Promise<ServerStats> {
+  return JSON.parse((await controlOption(address, option.holdfastStats, Buffer.alloc(0))).toString('utf8')) as ServerStats;
 }
 
 function describe(address: ServerAddress): string {

@@ -1,6 +1,6 @@
 /**
  * holdfast volume serve IMAGE [--socket PATH | --listen HOST:PORT] [--export NAME] [--bitmap NAME]
- *                       [--read-only] [--state-dir DIR] [--snapshot-space SIZE]
+ *                       [--read-only] [--state-dir DIR] [--snapshot-space SIZE] [--socket-mode MODE]
  * holdfast volume snapshot (--socket PATH | --listen HOST:PORT) [--freeze MOUNTPOINT]
  *                          [--hold-timeout 10s] [--drop NAME]
  */
@@ -13,6 +13,7 @@ import { exitCodeOf, parseDuration } from './repository-options.js';
 
 export const volumeUsage = `Usage: holdfast volume serve IMAGE [--socket PATH | --listen HOST:PORT] [--export NAME]
                              [--bitmap NAME] [--read-only] [--state-dir DIR] [--snapshot-space SIZE]
+                             [--socket-mode MODE]
        holdfast volume snapshot (--socket PATH | --listen HOST:PORT) [--freeze MOUNTPOINT]
                                 [--hold-timeout 10s] [--drop NAME]
 
@@ -22,6 +23,12 @@ base:allocation and qemu:dirty-bitmap:NAME) until SIGINT or SIGTERM. Every block
 map lives in --state-dir (default IMAGE.holdfast), outside the volume. A map that cannot be
 proven complete starts a new generation, and says so. Default: --socket IMAGE.sock,
 --export "" (the default export), --bitmap holdfast, --snapshot-space = the volume's size.
+The socket is created with --socket-mode (octal, default 0600: its owner only) whatever the
+umask; a path that exists and is not a socket is refused, and a directory other users may write
+(as /tmp) gets a warning. Limits against clients that never read their replies: 64 connections
+(more are closed at once), 64 MiB held per connection (write payloads and replies not yet
+read: the server stops reading its requests) and 256 MiB in total (beyond that, a connection
+holding nothing still gets one request served, so a client that reads its replies goes on).
 
 snapshot: asks the server for a flush-and-hold snapshot: new writes are held (queued, never
 failed), writes in flight drain, the image is flushed, the change map is frozen into the
@@ -60,6 +67,12 @@ function parseAddress(values: { socket?: string | undefined; listen?: string | u
   return { socketPath };
 }
 
+/** Permission bits in octal, such as 0600 or 660. */
+function parseMode(text: string, option: string): number {
+  if (!/^0?[0-7]{3}$/.test(text.trim())) throw new UsageError(`${option} takes permission bits in octal such as 0600 or 0660, not "${text}"`);
+  return Number.parseInt(text.trim(), 8);
+}
+
 export function parseSize(text: string, option: string): number {
   const match = /^(\d+)([KMGT]i?B?|B)?$/i.exec(text.trim());
   if (match === null) throw new UsageError(`${option} takes a size such as 512M or 4G, not "${text}"`);
@@ -78,6 +91,7 @@ async function serve(argv: string[]): Promise<number> {
       'read-only': { type: 'boolean', default: false },
       'state-dir': { type: 'string' },
       'snapshot-space': { type: 'string' },
+      'socket-mode': { type: 'string' },
     },
   });
   if (values.help) {
@@ -92,7 +106,8 @@ async function serve(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(event)}\n`);
       return;
     }
-    process.stdout.write(`${describeEvent(event)}\n`);
+    if (event.type === 'warning') process.stderr.write(`holdfast volume serve: warning: ${event.message}\n`);
+    else process.stdout.write(`${describeEvent(event)}\n`);
   };
   let server: NbdServer;
   try {
@@ -104,6 +119,7 @@ async function serve(argv: string[]): Promise<number> {
       readOnly: values['read-only'],
       ...(values['state-dir'] === undefined ? {} : { stateDirectory: values['state-dir'] }),
       ...(values['snapshot-space'] === undefined ? {} : { snapshotStoreBytesMax: parseSize(values['snapshot-space'], '--snapshot-space') }),
+      ...(values['socket-mode'] === undefined ? {} : { socketMode: parseMode(values['socket-mode'], '--socket-mode') }),
       onEvent: say,
     });
   } catch (error) {
@@ -135,6 +151,10 @@ function describeEvent(event: ServerEvent): string {
       return `snapshot ${event.name} abandoned: ${event.reason}`;
     case 'connection-error':
       return `connection closed: ${event.message}`;
+    case 'connection-refused':
+      return `connection refused: ${event.message}`;
+    case 'warning':
+      return `warning: ${event.message}`;
   }
 }
 

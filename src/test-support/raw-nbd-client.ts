@@ -106,6 +106,14 @@ export class RawNbdClient {
     }
   }
 
+  /**
+   * Reads nothing more from the socket: the replies pile up in the kernel's buffers and then in
+   * the server, as with a client that sends requests and never reads the answers.
+   */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
   /** Resolves when the server has closed the connection (it must, or the test times out). */
   closed(): Promise<void> {
     return this.#closed;

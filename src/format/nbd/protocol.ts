@@ -32,6 +32,8 @@ export const option = {
   holdfastSnapshot: 0x48460001,
   /** holdfast's own: drop a snapshot export and its copy-on-write store. */
   holdfastDropSnapshot: 0x48460002,
+  /** holdfast's own: the server's counters (connections, queued bytes) as JSON. */
+  holdfastStats: 0x48460003,
 } as const;
 
 export const reply = {
