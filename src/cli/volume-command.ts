@@ -109,6 +109,14 @@ async function serve(argv: string[]): Promise<number> {
     if (event.type === 'warning') process.stderr.write(`holdfast volume serve: warning: ${event.message}\n`);
     else process.stdout.write(`${describeEvent(event)}\n`);
   };
+  // The CLI's own SIGINT handler exits at once; a server must first finish its requests and
+  // record a clean stop in the change map. Listened for before the server says it listens, so a
+  // client that stops it at once is heard.
+  process.removeAllListeners('SIGINT');
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   let server: NbdServer;
   try {
     server = await NbdServer.start(createNodeIo(), {
@@ -126,13 +134,7 @@ async function serve(argv: string[]): Promise<number> {
     process.stderr.write(`holdfast volume serve: ${error instanceof Error ? error.message : String(error)}\n`);
     return exitCodeOf(error);
   }
-  // The CLI's own SIGINT handler exits at once; a server must first finish its requests and
-  // record a clean stop in the change map.
-  process.removeAllListeners('SIGINT');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested;
   await server.close();
   if (!values.json) process.stdout.write('stopped cleanly; the change map is saved\n');
   return exitCodes.ok;

@@ -3,11 +3,12 @@
  * its last N events; a file recording is a JSON array that JSON.parse (and so a trace viewer)
  * accepts, also when the process died before close(); dumps are complete `{"traceEvents":[...]}`
  * files; SIGUSR2 writes a dump while the process keeps running; and an uncaught exception in a
- * child process leaves a dump before the process dies as Node makes it die.
+ * child process leaves a dump before the process dies as Node makes it die. Trace files and dumps
+ * are 0600 under umask 000 (set for that test in this test process, then restored).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -115,4 +116,22 @@ test('an uncaught exception dumps the flight recorder, then the process dies as 
   assert.ok(dump.traceEvents.some((event) => event.name === 'last words'));
   const crash = dump.traceEvents.find((event) => event.name === 'uncaught exception');
   assert.equal(crash?.args?.['message'], 'the crash under test');
+});
+
+test('a trace file and a flight recorder dump are 0600 under umask 000, also over a 0644 file', () => {
+  using directory = temporaryDirectory();
+  const tracePath = join(directory.path, 'trace.json');
+  writeFileSync(tracePath, 'old', { mode: 0o644 });
+  const umask = process.umask(0);
+  try {
+    const recorder = new TraceRecorder();
+    recorder.recordToFile(tracePath);
+    recorder.instant('event', 'test');
+    recorder.close();
+    const dumpPath = recorder.dumpFlightRecorder(join(directory.path, 'dump.json'));
+    assert.equal(statSync(tracePath).mode & 0o777, 0o600);
+    assert.equal(statSync(dumpPath).mode & 0o777, 0o600);
+  } finally {
+    process.umask(umask);
+  }
 });

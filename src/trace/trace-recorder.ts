@@ -16,8 +16,11 @@
  * clock in every thread, so times that a worker thread measures line up with the main thread's.
  * Thread names ('M' metadata events) are kept apart from the ring, so a dump always labels its
  * rows even after the events that named them were overwritten.
+ *
+ * Trace files and dumps are the owner's only (0600, whatever the umask): they name files, paths
+ * and errors of the work they watch.
  */
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../base/assert.js';
 import { fromNodeError } from '../errors/holdfast-error.js';
@@ -142,7 +145,7 @@ export class TraceRecorder {
   recordToFile(path: string): void {
     assert(this.#file === null && !this.#closed, 'recordToFile() called twice or after close()');
     try {
-      writeFileSync(path, '[\n');
+      writePrivateFileSync(path, '[\n');
     } catch (error) {
       throw fromNodeError(error, 'open', { operation: 'write a trace to', path });
     }
@@ -198,7 +201,7 @@ export class TraceRecorder {
     const partialPath = `${path}.partial`;
     const context = { operation: 'dump the flight recorder to', path };
     try {
-      writeFileSync(partialPath, '{"traceEvents":[\n');
+      writePrivateFileSync(partialPath, '{"traceEvents":[\n');
       let chunk: string[] = [];
       let chunkCharacters = 0;
       let first = true;
@@ -270,7 +273,7 @@ export class TraceRecorder {
 export function installFlightRecorderDumps(recorder: TraceRecorder, directory: string, log: (line: string) => void): () => void {
   const dump = (reason: string): void => {
     try {
-      mkdirSync(directory, { recursive: true });
+      mkdirSync(directory, { recursive: true, mode: 0o700 });
       const path = recorder.dumpFlightRecorder(flightDumpPath(directory));
       log(`holdfast: flight recorder (${reason}) written to ${path}`);
     } catch (error) {
@@ -293,6 +296,17 @@ export function installFlightRecorderDumps(recorder: TraceRecorder, directory: s
     process.off('SIGUSR2', onSignal);
     process.off('uncaughtExceptionMonitor', onUncaught);
   };
+}
+
+/** Creates or truncates `path` with `text`, mode 0600 whatever the umask or the mode the file had. */
+function writePrivateFileSync(path: string, text: string): void {
+  const descriptor = openSync(path, 'w', 0o600);
+  try {
+    fchmodSync(descriptor, 0o600);
+    writeSync(descriptor, text);
+  } finally {
+    closeSync(descriptor);
+  }
 }
 
 function flightDumpPath(directory: string): string {
