@@ -33,6 +33,10 @@
  * - Snapshot hold: nbdcopy writes the 1 GiB source into the live export with 1 MiB requests, again
  *   and again; meanwhile `holdfast volume snapshot --socket S --json` runs `snapshots` times (each
  *   dropped right after with --drop), and the median and max holdMs are printed.
+ * - Flood (holdfast only): a separate server on a sparse 1 GiB image; 6 raw clients each send 200
+ *   READs of 32 MiB with simple replies and never read one. Printed: the server's peak resident
+ *   memory (VmHWM), its own counters (bytes held for clients, at most), and the wall time of a
+ *   `qemu-io -c 'read -P 0xab 0 1M'` (process start included), idle and during the flood.
  * - Honesty: every exit status is checked; before the timed rows both servers' exports read back
  *   (`nbdcopy URI -`) with the image's sha256; after the sequential 1 MiB writes the image must
  *   equal the source file; a server that reports a connection error or does not stop cleanly fails
@@ -50,6 +54,9 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { requestServerStats } from '../src/blockdev/snapshot-request.js';
+import { command } from '../src/format/nbd/protocol.js';
+import { RawNbdClient } from '../src/test-support/raw-nbd-client.js';
 import { builtCliWarning, commandOutput, machineFacts, median, ratio, repositoryRoot, row } from './measure.js';
 
 const kibibyte = 1024;
@@ -293,6 +300,66 @@ async function measureSnapshotHold(server: Server, source: string, count: number
   return result;
 }
 
+// ---------------------------------------------------------------- flood
+
+const floodClientCount = 6;
+const floodReadCount = 200;
+const floodReadBytes = 32 * mebibyte;
+
+interface FloodResult {
+  residentBytesPeak: number;
+  queuedBytesPeak: number;
+  connectionQueuedBytesPeak: number;
+  idleReadMs: number;
+  floodReadMs: number;
+}
+
+/** Wall time of a 1 MiB qemu-io read checked against the pattern at offset 0. */
+function qemuIoReadMs(socket: string): number {
+  const { stdout, wallSeconds } = run(['qemu-io', '-f', 'raw', '-c', 'read -P 0xab 0 1M', uriOf(socket)]);
+  if (!/read 1048576\/1048576 bytes/.test(stdout) || /failed|error|Pattern verification/i.test(stdout)) throw new Error(`qemu-io read the wrong bytes:\n${stdout}`);
+  return wallSeconds * 1000;
+}
+
+async function measureFlood(directory: string): Promise<FloodResult> {
+  const image = join(directory, 'flood.raw');
+  const socket = join(directory, 'flood.sock');
+  const fd = fs.openSync(image, 'w', 0o644);
+  try {
+    fs.ftruncateSync(fd, gibibyte);
+    fs.writeSync(fd, Buffer.alloc(mebibyte, 0xab), 0, mebibyte, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const server = new HoldfastServer(image, socket);
+  const flooders: RawNbdClient[] = [];
+  try {
+    await server.listening();
+    const idleReadMs = qemuIoReadMs(socket);
+    for (let index = 0; index < floodClientCount; index++) {
+      const client = await RawNbdClient.connect(socket);
+      flooders.push(client);
+      await client.go('', { structured: false });
+      client.stopReading();
+      for (let request = 0; request < floodReadCount; request++) {
+        client.send({ flags: 0, type: command.read, cookie: BigInt(request + 1), offset: BigInt((request % 32) * floodReadBytes), lengthBytes: floodReadBytes });
+      }
+    }
+    const started = performance.now();
+    while ((await requestServerStats({ socketPath: socket })).waiting < floodClientCount) {
+      if (performance.now() - started > serverStartTimeoutMs) throw new Error('The flooding clients never all waited for room');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const floodReadMs = qemuIoReadMs(socket);
+    const stats = await requestServerStats({ socketPath: socket });
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${server.child.pid!}/status`, 'utf8'));
+    return { residentBytesPeak: Number(match?.[1] ?? Number.NaN) * 1024, queuedBytesPeak: stats.queuedBytesPeak, connectionQueuedBytesPeak: stats.connectionQueuedBytesPeak, idleReadMs, floodReadMs };
+  } finally {
+    await Promise.all(flooders.map((client) => client.close()));
+    await server.stop();
+  }
+}
+
 async function runAsync(argv: string[]): Promise<string> {
   const child = spawn(argv[0] ?? 'false', argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -386,6 +453,16 @@ async function main(): Promise<void> {
     printTable(measured);
     const holdMedian = median(snapshots.holdMs);
     const holdMax = Math.max(...snapshots.holdMs);
+    console.log('');
+    const flood = await measureFlood(directory);
+    const inMiB = (bytes: number): string => (bytes / mebibyte).toFixed(0);
+    console.log('');
+    console.log(row(['flood row', 'holdfast']));
+    console.log(row(['---', '---:']));
+    console.log(row([`server peak RSS (VmHWM), ${floodClientCount} clients x ${floodReadCount} READs of 32 MiB never read`, `${inMiB(flood.residentBytesPeak)} MiB`]));
+    console.log(row(['bytes held for clients at most: all / one connection (limits 256 / 64 MiB)', `${inMiB(flood.queuedBytesPeak)} / ${inMiB(flood.connectionQueuedBytesPeak)} MiB`]));
+    console.log(row(['qemu-io read of 1 MiB (wall, process start included): idle', `${flood.idleReadMs.toFixed(0)} ms`]));
+    console.log(row(['qemu-io read of 1 MiB (wall, process start included): during the flood', `${flood.floodReadMs.toFixed(0)} ms`]));
     console.log('');
     console.log(`snapshot hold under a 1 MiB nbdcopy writer (${snapshots.holdMs.length} snapshots, ${snapshots.writerPasses} full writer passes): holdMs median ${holdMedian.toFixed(1)}, max ${holdMax.toFixed(1)} (all: ${snapshots.holdMs.map((ms) => ms.toFixed(1)).join(', ')}); writes queued median ${median(snapshots.writesQueued)}; goal < ${goalHoldMsMax} ms: ${holdMax < goalHoldMsMax ? 'yes' : holdMedian < goalHoldMsMax ? 'median yes, max NO' : 'NO'}`);
   } finally {
