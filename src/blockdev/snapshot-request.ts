@@ -54,6 +54,7 @@ function describe(address: ServerAddress): string {
 /** One holdfast option on a fresh connection; the reply's data, or its error message thrown. */
 async function controlOption(address: ServerAddress, code: number, payload: Buffer): Promise<Buffer> {
   const where = describe(address);
+  const operation = code === option.holdfastSnapshot ? 'take a snapshot at' : code === option.holdfastDropSnapshot ? 'drop a snapshot at' : 'read the counters of';
   const socket: Socket = 'socketPath' in address ? connect(address.socketPath) : connect(address.port, address.host);
   const reader = new SocketReader(socket);
   try {
@@ -62,7 +63,7 @@ async function controlOption(address: ServerAddress, code: number, payload: Buff
       socket.once('error', reject);
     });
     const greeting = await reader.read(18);
-    if (greeting.readBigUInt64BE(0) !== magic.init || greeting.readBigUInt64BE(8) !== magic.option) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'take a snapshot at', path: where }, 'the server does not speak newstyle NBD');
+    if (greeting.readBigUInt64BE(0) !== magic.init || greeting.readBigUInt64BE(8) !== magic.option) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation, path: where }, 'the server does not speak newstyle NBD');
     const flags = Buffer.alloc(4);
     flags.writeUInt32BE(clientFlag.fixedNewstyle | clientFlag.noZeroes);
     const request = Buffer.alloc(16);
@@ -71,17 +72,17 @@ async function controlOption(address: ServerAddress, code: number, payload: Buff
     request.writeUInt32BE(payload.length, 12);
     socket.write(Buffer.concat([flags, request, payload]));
     const header = await reader.read(20);
-    if (header.readBigUInt64BE(0) !== magic.optionReply) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'take a snapshot at', path: where }, 'the reply has the wrong magic');
+    if (header.readBigUInt64BE(0) !== magic.optionReply) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation, path: where }, 'the reply has the wrong magic');
     const type = header.readUInt32BE(12);
     const lengthBytes = header.readUInt32BE(16);
-    if (lengthBytes > limits.optionBytesMax) throw holdfastError('HOLDFAST_LIMIT_EXCEEDED', { operation: 'take a snapshot at', path: where }, `a reply of ${lengthBytes} bytes`);
+    if (lengthBytes > limits.optionBytesMax) throw holdfastError('HOLDFAST_LIMIT_EXCEEDED', { operation, path: where }, `a reply of ${lengthBytes} bytes`);
     const data = await reader.read(lengthBytes);
     const abort = Buffer.alloc(16);
     abort.writeBigUInt64BE(magic.option, 0);
     abort.writeUInt32BE(option.abort, 8);
     socket.end(abort);
-    if (type === reply.errorUnsupported) throw holdfastError('HOLDFAST_USAGE', { operation: 'take a snapshot at', path: where }, 'the server is not a holdfast volume server');
-    if (type !== reply.ack) throw holdfastError('HOLDFAST_USAGE', { operation: code === option.holdfastSnapshot ? 'take a snapshot at' : 'drop a snapshot at', path: where }, data.toString('utf8'));
+    if (type === reply.errorUnsupported) throw holdfastError('HOLDFAST_USAGE', { operation, path: where }, 'the server is not a holdfast volume server');
+    if (type !== reply.ack) throw holdfastError('HOLDFAST_USAGE', { operation, path: where }, data.toString('utf8'));
     return data;
   } finally {
     socket.destroy();
