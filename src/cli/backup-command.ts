@@ -19,8 +19,9 @@ export const backupUsage = `Usage: holdfast backup PATH... [--tag TAG]... [--hos
 
 Stores each PATH, with every part of every file, as a new snapshot. Files whose device, inode,
 size, mtime and ctime match the last snapshot of the same paths and host are not read again
-(--force reads everything). Unreadable files are skipped and reported; the snapshot is still
-written and the exit code is 3. GLOB matches a name (no "/") or a path below a PATH ("a/*.o").
+(--force reads everything). --tag a,b adds the tags a and b. Unreadable files are skipped and
+reported; the snapshot is still written and the exit code is 3. GLOB matches a name (no "/")
+or a path below a PATH ("a/*.o").
 With no repository configured, the embedded default is created and used.
 
 --volume stores a block volume as a snapshot (tagged "volume") with one sparse file: an NBD
@@ -76,7 +77,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     }
     const result = await backup(io, repository, paths, {
       paths,
-      tags: values.tag,
+      tags: tagsToAdd(values.tag),
       hostname,
       username: keyOwner().username,
       ownerNames: await OwnerNames.load(),
@@ -111,7 +112,7 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
     if (madeDefault) noteDefaultRepository(reporter, place);
     const candidates = values.force ? [] : (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
     const result = await backupVolume(io, repository, source, {
-      tags: values.tag,
+      tags: tagsToAdd(values.tag),
       hostname,
       username: keyOwner().username,
       pool,
@@ -126,6 +127,14 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
     );
     return exitCodes.ok;
   });
+}
+
+/**
+ * The tags of the new snapshot, as restic: "--tag a,b" adds a and b (a filter's "--tag a,b" then
+ * asks for both); each tag once, in the order given, without empty ones.
+ */
+function tagsToAdd(options: readonly string[]): string[] {
+  return [...new Set(options.flatMap((option) => option.split(',')).map((tag) => tag.trim()).filter((tag) => tag !== ''))];
 }
 
 /** Says, once, where the embedded default repository and its key file are. */
