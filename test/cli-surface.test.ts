@@ -88,3 +88,51 @@ test('--tag a,b stores the tags a and b; a filter list means all of them, repeat
   assert.deepEqual(await snapshotIds(s), [tagged], 'forget --keep-tag b kept the snapshot tagged "a,b"');
   await s.ok(['check']);
 });
+
+test('backup, restore and check print their summary on a pipe (a cron log); --quiet silences it', async () => {
+  using directory = temporaryDirectory();
+  const s = await scene(directory.path);
+  const backup = await s.ok(['backup', s.source]);
+  const [id] = await snapshotIds(s);
+  assert.match(backup.stderr, new RegExp(`^snapshot ${id!.slice(0, 8)} saved: 2 files \\(0 unchanged\\), 11 B of data in \\d+:\\d\\d, `, 'm'), backup.stderr);
+  const restore = await s.ok(['restore', 'latest', '--target', join(s.directory, 'back')]);
+  assert.match(restore.stderr, new RegExp(`^restored 4 entries, 11 B of data from snapshot ${id!.slice(0, 8)} in \\d+:\\d\\d`, 'm'), restore.stderr);
+  const check = await s.ok(['check']);
+  assert.match(check.stderr, /^no problems found in \d+:\d\d: /m, check.stderr);
+
+  for (const args of [['backup', '-q', s.source], ['restore', '--quiet', 'latest', '--target', join(s.directory, 'again')], ['check', '-q']]) {
+    const quiet = await s.ok(args);
+    assert.equal(quiet.stderr, '', `holdfast ${args.join(' ')} says nothing`);
+    assert.equal(quiet.stdout.length, 0);
+  }
+  const json = await s.ok(['backup', '--quiet', '--json', s.source]);
+  assert.equal(typeof summaryOf(json)['snapshot'], 'string', '--json still gives its summary line');
+});
+
+test('a backup of a path that does not exist names it: alone it fails (exit 1), beside others they are backed up (exit 3)', async () => {
+  using directory = temporaryDirectory();
+  const s = await scene(directory.path);
+  const missing = join(s.directory, 'no-such-directory');
+  const alone = await s.run(['backup', missing]);
+  assert.equal(alone.exitCode, 1, alone.stderr);
+  assert.match(alone.stderr, new RegExp(`^holdfast backup: Cannot back up "${missing}": ENOENT`, 'm'));
+  assert.doesNotMatch(alone.stderr, /\n\s+at /, 'an error, not a stack trace');
+  assert.deepEqual(await snapshotIds(s), [], 'no snapshot was stored');
+
+  const beside = await s.run(['backup', missing, s.source, '--json']);
+  assert.equal(beside.exitCode, 3, beside.stderr);
+  const skipped = jsonLines(beside).filter((line) => line['type'] === 'skipped');
+  assert.deepEqual(skipped.map((line) => [line['path'], line['code']]), [[missing, 'ENOENT']]);
+  const summary = summaryOf(beside);
+  assert.equal(summary['problems'], 1);
+  assert.deepEqual(summary['missingPaths'], [missing]);
+  const listed = jsonLines(await s.ok(['snapshots', '--json']));
+  assert.deepEqual(listed.map((snapshot) => snapshot['paths']), [[s.source]], 'the snapshot holds the paths that exist');
+  assert.deepEqual(listed.map((snapshot) => snapshot['id']), [summary['snapshot']]);
+
+  const text = await s.run(['backup', s.source, missing]);
+  assert.equal(text.exitCode, 3);
+  assert.match(text.stderr, new RegExp(`^holdfast backup: skipped "${missing}": Cannot back up "${missing}": ENOENT`, 'm'));
+  assert.match(text.stderr, /^snapshot [0-9a-f]{8} saved: .*, 1 problems$/m);
+  await s.ok(['check']);
+});

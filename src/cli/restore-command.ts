@@ -68,7 +68,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const filter = parseSnapshotFilter(values);
   const includes = compileGlobs(values.include);
   const excludes = compileGlobs(values.exclude);
-  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'restore', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
@@ -111,7 +111,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     }
     reporter.summary(
       { snapshot: record.id, ...summary, filesVerified: verified, problems: reporter.problems },
-      `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)}${verified === null ? '' : `; ${verified} files verified`}`,
+      `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)} in ${formatDuration(reporter.elapsedMs / 1000)}${verified === null ? '' : `; ${verified} files verified`}`,
     );
     return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
   });
@@ -121,7 +121,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
   const argument = parseSnapshotArgument(name);
   if (argument.path !== null) throw new UsageError('a volume is restored whole: give SNAPSHOT without :PATH');
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'restore', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const targetPath = resolve(target);
@@ -131,7 +131,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
       pool,
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => `${formatBytes(progress.dataBytes)} of ${formatBytes(progress.dataBytesTotal)}, ${formatBytes(progress.dataBytes / seconds)}/s`),
     });
-    reporter.summary({ snapshot: record.id, target: targetPath, ...summary }, `restored the volume of snapshot ${record.id.slice(0, 8)} to ${targetPath}: ${formatBytes(summary.sizeBytes)}, ${formatBytes(summary.dataBytes)} of data`);
+    reporter.summary({ snapshot: record.id, target: targetPath, ...summary }, `restored the volume of snapshot ${record.id.slice(0, 8)} to ${targetPath}: ${formatBytes(summary.sizeBytes)}, ${formatBytes(summary.dataBytes)} of data in ${formatDuration(reporter.elapsedMs / 1000)}`);
     return exitCodes.ok;
   });
 }
