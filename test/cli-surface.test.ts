@@ -13,7 +13,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { requireRoot } from '../src/test-support/requirements.js';
 import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
+import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 
 interface Scene {
@@ -135,4 +137,66 @@ test('a backup of a path that does not exist names it: alone it fails (exit 1), 
   assert.match(text.stderr, new RegExp(`^holdfast backup: skipped "${missing}": Cannot back up "${missing}": ENOENT`, 'm'));
   assert.match(text.stderr, /^snapshot [0-9a-f]{8} saved: .*, 1 problems$/m);
   await s.ok(['check']);
+});
+
+test('global options work before the verb: -r X, -rX, --repo=X, --password-file, --json, -q', async () => {
+  using directory = temporaryDirectory();
+  const s = await scene(directory.path);
+  const elsewhere = { HOLDFAST_REPOSITORY: join(s.directory, 'not-this-one') };
+  const backup = await s.run(['-r', s.repository, '--json', '-q', 'backup', s.source], elsewhere);
+  assert.equal(backup.exitCode, 0, backup.stderr);
+  assert.equal(backup.stderr, '', '-q before the verb silences the summary');
+  const id = String(summaryOf(backup)['snapshot']);
+
+  const listed = async (args: string[], env: NodeJS.ProcessEnv = elsewhere): Promise<unknown[]> => {
+    const run = await s.run(args, env);
+    assert.equal(run.exitCode, 0, `holdfast ${args.join(' ')}: ${run.stderr}`);
+    return jsonLines(run).map((snapshot) => snapshot['id']);
+  };
+  assert.deepEqual(await listed(['-r', s.repository, 'snapshots', '--json']), [id]);
+  assert.deepEqual(await listed([`--repo=${s.repository}`, '--json', 'snapshots']), [id]);
+  const passwordFile = join(s.directory, 'password');
+  writeFileSync(passwordFile, 'cli surface\n');
+  assert.deepEqual(await listed([`-r${s.repository}`, '--password-file', passwordFile, '--json', 'snapshots'], { ...elsewhere, HOLDFAST_PASSWORD: 'wrong' }), [id]);
+  // find takes patterns after "--": the global options go before it, not among the patterns.
+  const found = await s.run(['-r', s.repository, '--json', 'find', '--', 'a.txt'], elsewhere);
+  assert.equal(found.exitCode, 0, found.stderr);
+  assert.ok(jsonLines(found).length > 0, found.stdout.toString('utf8'));
+
+  const missingValue = await s.run(['-r']);
+  assert.equal(missingValue.exitCode, 1);
+  assert.match(missingValue.stderr, /^holdfast: option "-r" needs a value/);
+});
+
+test('an unknown option is named with balanced quotes, and the verb\'s usage follows', async () => {
+  using directory = temporaryDirectory();
+  const run = await runHoldfast(['snapshots', '--frobnicate'], { env: environment({ HOME: directory.path }) });
+  assert.equal(run.exitCode, 1);
+  const first = run.stderr.split('\n')[0]!;
+  assert.equal(first, 'holdfast snapshots: unknown option "--frobnicate" (an argument that starts with "-" goes after "--", as in: -- --frobnicate)');
+  assert.equal(first.split('"').length % 2, 1, `balanced double quotes: ${first}`);
+  assert.equal(first.split("'").length % 2, 1, `balanced single quotes: ${first}`);
+  assert.match(run.stderr, /^Usage: holdfast snapshots /m);
+});
+
+test('a restore target on a read-only file system fails with EROFS and the directory, not ENOENT', async (t) => {
+  if (!requireRoot(t)) return;
+  using directory = temporaryDirectory();
+  const s = await scene(directory.path);
+  await s.ok(['backup', '-q', s.source]);
+  const readOnly = join(s.directory, 'read-only');
+  mkdirSync(readOnly);
+  await runToolOrFail('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]);
+  try {
+    const target = join(readOnly, 'restored', 'here');
+    const run = await s.run(['restore', 'latest', '--target', target]);
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`^holdfast restore: Cannot create the restore target "${join(readOnly, 'restored')}": EROFS`, 'm'));
+    assert.doesNotMatch(run.stderr, /ENOENT/);
+    const imported = await s.run(['import', '--target', target], {});
+    assert.equal(imported.exitCode, 1);
+    assert.match(imported.stderr, /Cannot create the import target ".*": EROFS/);
+  } finally {
+    await runToolOrFail('umount', [readOnly]);
+  }
 });

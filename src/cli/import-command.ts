@@ -2,11 +2,12 @@
  * holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
  *                 [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
+import { makeDirectories } from './make-directories.js';
 import { formatBytes, Reporter } from './reporter.js';
 
 export const importUsage = `Usage: holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
@@ -46,7 +47,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
   if (positionals.length > 1) throw new UsageError('give one FILE (or - for stdin)');
   const inputPath = positionals[0] ?? '-';
-  mkdirSync(values.target, { recursive: true });
+  makeDirectories(values.target, 'create the import target');
   const target = Buffer.from(realpathSync(values.target));
   const reporter = new Reporter({ verb: 'import', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const io = createNodeIo();

@@ -3,13 +3,14 @@
  *                  [--numeric-owner] [--no-same-owner] [repository options]
  * holdfast restore SNAPSHOT --volume-target IMAGE [repository options]
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
+import { makeDirectories } from './make-directories.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryValues } from './repository-options.js';
 import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
@@ -74,7 +75,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const root = process.getuid?.() === 0;
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter);
-    mkdirSync(values.target!, { recursive: true });
+    makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
     const ownerNames = await OwnerNames.load();
     const summary = await restoreSnapshot(io, repository, record.snapshot, target, {
