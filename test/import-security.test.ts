@@ -328,7 +328,7 @@ test('CVE-2021-32804 (node-tar): absolute names, with one or many leading slashe
   const slashes = ['', '//', '////'];
   assert.deepEqual(await gnuTarNames(hostile.archivePath), bookended(...names.map((name, index) => `${slashes[index] ?? ''}${scene.outside}/${name}`)));
   assertCleanImport(run);
-  assert.notEqual(run.stderr.trim(), '', 'stripping a leading "/" is reported with a warning');
+  assert.match(run.stderr, /: warning "/, 'stripping a leading "/" is reported with a warning');
   for (const name of names) await assertFile(scene, `${scene.outside.slice(1)}/${name}`, 'planted\n');
   await assertBookends(scene, true);
   await assertOutsideUnchanged(hostile);

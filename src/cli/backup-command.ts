@@ -7,6 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backup, backupVolume, displayPath, isNbdUri, OwnerNames, type BackupProgress, type SnapshotRecord, type VolumeBackupProgress } from '../api/index.js';
+import { fromNodeError, HoldfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
@@ -19,8 +20,11 @@ export const backupUsage = `Usage: holdfast backup PATH... [--tag TAG]... [--hos
 
 Stores each PATH, with every part of every file, as a new snapshot. Files whose device, inode,
 size, mtime and ctime match the last snapshot of the same paths and host are not read again
-(--force reads everything). Unreadable files are skipped and reported; the snapshot is still
-written and the exit code is 3. GLOB matches a name (no "/") or a path below a PATH ("a/*.o").
+(--force reads everything). --tag a,b adds the tags a and b. Unreadable files are skipped and
+reported; the snapshot is still written and the exit code is 3. So is a PATH that does not
+exist: it is reported and the others are backed up (with none left: exit code 1). GLOB matches
+a name (no "/") or a path below a PATH ("a/*.o"). A summary with the snapshot id goes to stderr,
+terminal or not (-q, --quiet: none).
 With no repository configured, the embedded default is created and used.
 
 --volume stores a block volume as a snapshot (tagged "volume") with one sparse file: an NBD
@@ -61,8 +65,13 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const patterns = [...values.exclude];
   for (const file of values['exclude-file']) patterns.push(...readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
   const excluded = compileGlobs(patterns);
-  const paths = positionals.map((path) => realpathSync(resolve(path)));
-  const reporter = new Reporter({ verb: 'backup', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'backup', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
+  const { paths, missing } = sourcePaths(positionals);
+  if (paths.length === 0) {
+    for (const error of missing) reporter.fatal(error);
+    return exitCodes.fatal;
+  }
+  for (const error of missing) reporter.problem('skipped', error.path, error);
   const place = repositoryPlace(values);
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
@@ -76,7 +85,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     }
     const result = await backup(io, repository, paths, {
       paths,
-      tags: values.tag,
+      tags: tagsToAdd(values.tag),
       hostname,
       username: keyOwner().username,
       ownerNames: await OwnerNames.load(),
@@ -91,18 +100,19 @@ export async function backupCommand(argv: string[]): Promise<number> {
     });
     const summary = result.snapshot.summary;
     const id = result.snapshotId;
+    const problems = summary.problems + missing.length;
     reporter.summary(
-      { snapshot: id, parent: parent?.id ?? null, dryRun: values['dry-run'], ...summary },
-      `${id === null ? 'dry run: would have stored' : `snapshot ${id.slice(0, 8)} saved:`} ${summary.files} files (${summary.filesUnchanged} unchanged), ${formatBytes(summary.dataBytes)} of data, ${formatBytes(summary.rawBytesAdded)} new (${formatBytes(summary.storedBytesAdded)} stored)${summary.problems > 0 ? `, ${summary.problems} problems` : ''}`,
+      { snapshot: id, parent: parent?.id ?? null, dryRun: values['dry-run'], ...summary, problems, missingPaths: missing.map((error) => error.path) },
+      `${id === null ? 'dry run: would have stored' : `snapshot ${id.slice(0, 8)} saved:`} ${summary.files} files (${summary.filesUnchanged} unchanged), ${formatBytes(summary.dataBytes)} of data in ${formatDuration(summary.durationMs / 1000)}, ${formatBytes(summary.rawBytesAdded)} new (${formatBytes(summary.storedBytesAdded)} stored)${problems > 0 ? `, ${problems} problems` : ''}`,
     );
-    return summary.problems > 0 ? exitCodes.partial : exitCodes.ok;
+    return problems > 0 ? exitCodes.partial : exitCodes.ok;
   });
 }
 
 async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; host?: string | undefined; force: boolean }, volume: string): Promise<number> {
   // An image's path is made absolute (and its links resolved), so the next backup finds its parent.
   const source = isNbdUri(volume) ? volume : realpathSync(resolve(volume));
-  const reporter = new Reporter({ verb: 'backup', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'backup', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
@@ -111,7 +121,7 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
     if (madeDefault) noteDefaultRepository(reporter, place);
     const candidates = values.force ? [] : (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
     const result = await backupVolume(io, repository, source, {
-      tags: values.tag,
+      tags: tagsToAdd(values.tag),
       hostname,
       username: keyOwner().username,
       pool,
@@ -122,10 +132,39 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
     const { summary, volume: metadata } = result.snapshot;
     reporter.summary(
       { snapshot: result.snapshotId, parent: result.snapshot.parent, source, blocksRead: metadata.blocksRead, blocksUnchanged: metadata.blocksUnchanged, bytesRead: metadata.bytesRead, reason: metadata.reason, granularityBytes: metadata.granularityBytes, sizeBytes: metadata.sizeBytes, ...summary },
-      `snapshot ${result.snapshotId.slice(0, 8)} saved: volume of ${formatBytes(metadata.sizeBytes)}, ${metadata.blocksRead} blocks read (${formatBytes(metadata.bytesRead)}), ${metadata.blocksUnchanged} unchanged, ${formatBytes(summary.rawBytesAdded)} new (${formatBytes(summary.storedBytesAdded)} stored); ${metadata.reason}`,
+      `snapshot ${result.snapshotId.slice(0, 8)} saved: volume of ${formatBytes(metadata.sizeBytes)}, ${metadata.blocksRead} blocks read (${formatBytes(metadata.bytesRead)}), ${metadata.blocksUnchanged} unchanged in ${formatDuration(summary.durationMs / 1000)}, ${formatBytes(summary.rawBytesAdded)} new (${formatBytes(summary.storedBytesAdded)} stored); ${metadata.reason}`,
     );
     return exitCodes.ok;
   });
+}
+
+/**
+ * Each PATH made absolute with its links resolved (as the snapshot stores it), or, for a PATH
+ * that does not exist or cannot be reached, the error that names it. As restic, those are
+ * reported and the others backed up (exit code 3); with none left there is nothing to back up.
+ */
+function sourcePaths(given: readonly string[]): { paths: string[]; missing: HoldfastError[] } {
+  const paths: string[] = [];
+  const missing: HoldfastError[] = [];
+  for (const path of given) {
+    const absolute = resolve(path);
+    try {
+      paths.push(realpathSync(absolute));
+    } catch (error) {
+      const reason = fromNodeError(error, 'realpath', { operation: 'back up', path: absolute });
+      if (!(reason instanceof HoldfastError)) throw error;
+      missing.push(reason);
+    }
+  }
+  return { paths, missing };
+}
+
+/**
+ * The tags of the new snapshot, as restic: "--tag a,b" adds a and b (a filter's "--tag a,b" then
+ * asks for both); each tag once, in the order given, without empty ones.
+ */
+function tagsToAdd(options: readonly string[]): string[] {
+  return [...new Set(options.flatMap((option) => option.split(',')).map((tag) => tag.trim()).filter((tag) => tag !== ''))];
 }
 
 /** Says, once, where the embedded default repository and its key file are. */

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { checkRepository } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
-import { Reporter } from './reporter.js';
+import { formatDuration, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
 
 export const checkUsage = `Usage: holdfast check [--read-data | --read-data-subset N%]
@@ -35,7 +35,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
     if (!(percent > 0 && percent <= 100)) throw new UsageError(`--read-data-subset takes a share like 10%, not "${values['read-data-subset']}"`);
   }
   const readData = values['read-data'] || values['read-data-subset'] !== undefined;
-  const reporter = new Reporter({ verb: 'check', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'check', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
@@ -46,12 +46,12 @@ export async function checkCommand(argv: string[]): Promise<number> {
       onProgress: (stage, done, total) => reporter.status({ stage, done, total }, () => `${stage}: ${done} of ${total}`),
     });
     const damaged = summary.damagedSnapshots.map((id) => id.slice(0, 8));
+    const took = formatDuration(reporter.elapsedMs / 1000);
     const text =
       summary.problems === 0
-        ? `no problems found: ${summary.indexFiles} index files, ${summary.packs} packs${readData ? ` (${summary.packsRead} read, ${summary.blobsRead} blobs verified)` : ''}, ${summary.snapshots} snapshots${summary.unreferencedPacks > 0 ? `; ${summary.unreferencedPacks} packs in no index (left by an interrupted backup)` : ''}`
-        : `${summary.problems} problems found${damaged.length > 0 ? `; damaged snapshots: ${damaged.join(', ')}; damaged files: ${summary.damagedFiles.length}` : ''}`;
+        ? `no problems found in ${took}: ${summary.indexFiles} index files, ${summary.packs} packs${readData ? ` (${summary.packsRead} read, ${summary.blobsRead} blobs verified)` : ''}, ${summary.snapshots} snapshots${summary.unreferencedPacks > 0 ? `; ${summary.unreferencedPacks} packs in no index (left by an interrupted backup)` : ''}`
+        : `${summary.problems} problems found in ${took}${damaged.length > 0 ? `; damaged snapshots: ${damaged.join(', ')}; damaged files: ${summary.damagedFiles.length}` : ''}`;
     reporter.summary({ ...summary }, text);
-    if (!values.json && summary.problems > 0 && !process.stderr.isTTY) process.stderr.write(`${text}\n`);
     return summary.problems === 0 ? exitCodes.ok : exitCodes.fatal;
   });
 }

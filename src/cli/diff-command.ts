@@ -36,7 +36,7 @@ export async function diffCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 2) throw new UsageError('give two snapshots to compare');
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'diff', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'diff', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {

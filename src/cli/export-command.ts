@@ -6,12 +6,12 @@ import { BufferPool, createNodeIo, exportArchive, OwnerNames, type ArchiveFormat
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 
-export const exportUsage = `Usage: holdfast export PATH... [--format stream|tar] [-o FILE|-] [--one-file-system] [--json]
+export const exportUsage = `Usage: holdfast export PATH... [--format stream|tar] [-o FILE|-] [--one-file-system] [--json] [-q]
 
 Writes every part of each PATH (data, holes, xattrs, ACLs, links, owners, ns times) as a
 holdfast backup stream (default) or a POSIX pax tar that GNU tar and bsdtar extract.
 Entry names start at each PATH's own name. Output goes to FILE, or to stdout with "-" (default;
-refused when stdout is a terminal).
+refused when stdout is a terminal). A summary goes to stderr (-q, --quiet: none).
 `;
 
 const bufferBytes = 1024 * 1024;
@@ -25,6 +25,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o', default: '-' },
       'one-file-system': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -37,7 +38,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('give at least one PATH to export');
   const toStdout = values.output === '-';
   if (toStdout && process.stdout.isTTY) throw new UsageError('refusing to write an archive to a terminal; use -o FILE or a pipe');
-  const reporter = new Reporter({ verb: 'export', json: values.json, jsonStream: toStdout ? process.stderr : process.stdout });
+  const reporter = new Reporter({ verb: 'export', json: values.json, quiet: values.quiet, jsonStream: toStdout ? process.stderr : process.stdout });
   const io = createNodeIo();
   const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: 2, label: 'export' });
   let output: Handle;

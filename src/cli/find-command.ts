@@ -37,7 +37,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('give at least one PATTERN to find');
   const matches = compileGlobs(positionals);
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'find', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'find', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {

@@ -110,7 +110,7 @@ export async function forgetCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0 && isEmptyPolicy(policy)) {
     throw holdfastError('HOLDFAST_USAGE', { operation: 'forget snapshots in', path: place.location }, 'no policy was specified, no snapshots will be removed; give a --keep-* option or snapshot ids');
   }
-  const reporter = new Reporter({ verb: 'forget', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'forget', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const password = await readPassword(values, place, place.location);
   const status = await runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
     const groups =

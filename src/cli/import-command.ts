@@ -2,20 +2,22 @@
  * holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
  *                 [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
+import { makeDirectories } from './make-directories.js';
 import { formatBytes, Reporter } from './reporter.js';
 
 export const importUsage = `Usage: holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
-                       [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
+                       [--no-same-owner] [--no-acls] [--no-xattrs] [--json] [-q]
 
 Restores a holdfast backup stream or a tar archive (pax, ustar or GNU; plain, gzip or zstd)
 from FILE or stdin under DIR (created if missing). Nothing outside DIR is created, changed or
 followed: entries with ".." or a path through a symlink are refused and reported (exit 3).
-As root, owners and trusted.*/security.* xattrs are restored too.
+As root, owners and trusted.*/security.* xattrs are restored too. A summary goes to stderr
+(-q, --quiet: none; --json: one JSON object per line on stdout).
 `;
 
 const bufferBytes = 1024 * 1024;
@@ -32,6 +34,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       'no-acls': { type: 'boolean', default: false },
       'no-xattrs': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -44,9 +47,9 @@ export async function importCommand(argv: string[]): Promise<number> {
   if (values.target === undefined) throw new UsageError('give the directory to restore into with --target DIR');
   if (positionals.length > 1) throw new UsageError('give one FILE (or - for stdin)');
   const inputPath = positionals[0] ?? '-';
-  mkdirSync(values.target, { recursive: true });
+  makeDirectories(values.target, 'create the import target');
   const target = Buffer.from(realpathSync(values.target));
-  const reporter = new Reporter({ verb: 'import', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'import', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const io = createNodeIo();
   const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: 2, label: 'import' });
   const root = process.getuid?.() === 0;

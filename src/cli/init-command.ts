@@ -22,7 +22,7 @@ export async function initCommand(argv: string[]): Promise<number> {
     return exitCodes.ok;
   }
   if (positionals.length > 0) throw new UsageError('init takes no arguments; give the repository with --repo DIR');
-  const reporter = new Reporter({ verb: 'init', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'init', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, `the new repository ${place.location}`);

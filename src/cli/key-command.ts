@@ -44,7 +44,7 @@ export async function keyCommand(argv: string[]): Promise<number> {
   if (action !== 'list' && action !== 'add' && action !== 'remove' && action !== 'passwd') throw new UsageError('give list, add, remove ID or passwd');
   if (action === 'remove' && rest.length !== 1) throw new UsageError('give one key ID to remove');
   if (action !== 'remove' && rest.length > 0) throw new UsageError(`key ${action} takes no further arguments`);
-  const reporter = new Reporter({ verb: 'key', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'key', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const newPassword = action === 'add' || action === 'passwd' ? await readNewPassword(values['new-password-file']) : null;

@@ -55,7 +55,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('give one SNAPSHOT[:PATH] to list');
   const argument = parseSnapshotArgument(positionals[0]!);
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'ls', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'ls', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {

@@ -19,6 +19,7 @@ import { repairCommand, repairUsage } from './repair-command.js';
 import { pruneCommand, pruneUsage } from './prune-command.js';
 import { forgetCommand, forgetUsage } from './forget-command.js';
 import { volumeCommand, volumeUsage } from './volume-command.js';
+import { leadingGlobalOptions, parseErrorMessage, withGlobalOptions, type LeadingOptions } from './global-options.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -27,7 +28,7 @@ function version(): string {
 
 const usage = `holdfast ${version()}: consistent, incremental, deduplicated, encrypted backups
 
-Usage: holdfast [--help] [--version] <command> [options]
+Usage: holdfast [--help] [--version] [global options] <command> [options]
 
 Commands:
   init       create an encrypted repository
@@ -50,6 +51,9 @@ Commands:
 Options:
   -h, --help     show this help (also: holdfast <command> --help)
   -V, --version  print the version
+
+Global options (before or after the command; see "holdfast <command> --help"):
+  -r, --repo DIR, --password-file FILE, --trace FILE, --retry-lock DURATION, --json, -q, --quiet
 
 Environment:
   HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE  (used by the repository verbs)
@@ -78,7 +82,14 @@ const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: s
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const [first, ...rest] = argv;
+  let leading: LeadingOptions;
+  try {
+    leading = leadingGlobalOptions(argv);
+  } catch (error) {
+    process.stderr.write(`holdfast: ${(error as Error).message}\n`);
+    return exitCodes.fatal;
+  }
+  const [first, ...rest] = leading.rest;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage);
     return exitCodes.ok;
@@ -93,10 +104,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCodes.fatal;
   }
   try {
-    return await verb.run(rest);
+    return await verb.run(withGlobalOptions(rest, leading.options));
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      process.stderr.write(`holdfast ${first}: ${(error as Error).message}\n\n${verb.usage}`);
+      process.stderr.write(`holdfast ${first}: ${parseErrorMessage(error as Error)}\n\n${verb.usage}`);
       return exitCodes.fatal;
     }
     process.stderr.write(`holdfast ${first}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -54,7 +54,7 @@ export async function runPrune(values: RepositoryValues & PruneValues, dryRun: b
   if (!(repackUnusedPercent >= 0 && repackUnusedPercent <= 100)) throw new UsageError(`--repack-unused takes a percentage from 0 to 100, not "${percentText}"`);
   const waitText = values['wait-for-operations'];
   const waitForOperationsMs = waitText === undefined ? undefined : parseDuration(waitText, '--wait-for-operations');
-  const reporter = new Reporter({ verb: 'prune', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'prune', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false, lock: 'prune' }, async ({ repository, lock }) => {

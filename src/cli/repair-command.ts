@@ -43,7 +43,7 @@ export async function repairCommand(argv: string[]): Promise<number> {
   const what = positionals[0];
   if (positionals.length !== 1 || (what !== 'index' && what !== 'snapshots')) throw new UsageError('give what to repair: "index" or "snapshots"');
   if (what === 'index' && (values.forget || values['dry-run'])) throw new UsageError('--forget and --dry-run are for "repair snapshots"');
-  const reporter = new Reporter({ verb: `repair ${what}`, json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: `repair ${what}`, json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const session = { place, password, lock: 'exclusive' as const, loadIndex: what === 'snapshots' };

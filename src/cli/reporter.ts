@@ -1,11 +1,14 @@
 /**
  * What a verb tells its user while it runs: on a terminal, a progress line redrawn at most every
  * 200 ms on stderr; with --json, one JSON object per line (progress, problems, the summary);
- * piped without --json, nothing but problems on stderr.
+ * piped without --json, problems and the closing summary on stderr (a cron log keeps the
+ * snapshot id). --quiet leaves out the summary and the progress line, never problems or errors.
  */
 export interface ReporterOptions {
   verb: string;
   json: boolean;
+  /** No summary and no progress line on stderr (JSON lines are still written). */
+  quiet?: boolean | undefined;
   /** Where JSON lines go: stdout, unless stdout carries the verb's data. */
   jsonStream: NodeJS.WriteStream;
 }
@@ -23,7 +26,7 @@ export class Reporter {
 
   constructor(options: ReporterOptions) {
     this.#options = options;
-    this.#terminal = !options.json && process.stderr.isTTY;
+    this.#terminal = !options.json && options.quiet !== true && process.stderr.isTTY;
   }
 
   progress(entries: number, dataBytes: number, currentPath: string): void {
@@ -84,10 +87,16 @@ export class Reporter {
     process.stderr.write(`holdfast ${this.#options.verb}: ${kind} "${path}": ${message}${codeText}\n`);
   }
 
+  /** Milliseconds since the reporter was made (about when the verb started). */
+  get elapsedMs(): number {
+    return Date.now() - this.#startedMs;
+  }
+
+  /** What the verb did: a JSON line with --json, else a line on stderr, terminal or not; none with --quiet. */
   summary(fields: Record<string, unknown>, text: string): void {
     this.#clearLine();
-    if (this.#options.json) this.#json({ type: 'summary', ...fields, elapsedMs: Date.now() - this.#startedMs });
-    else if (process.stderr.isTTY) process.stderr.write(`${text}\n`);
+    if (this.#options.json) this.#json({ type: 'summary', ...fields, elapsedMs: this.elapsedMs });
+    else if (this.#options.quiet !== true) process.stderr.write(`${text}\n`);
   }
 
   fatal(error: unknown): void {

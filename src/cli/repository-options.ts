@@ -26,6 +26,7 @@ export const repositoryOptionSpec = {
   trace: { type: 'string' },
   'retry-lock': { type: 'string' },
   json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -37,6 +38,7 @@ export const repositoryOptionsUsage = `Repository options (every repository verb
   --retry-lock DURATION  wait up to DURATION (30s, 5m, 1h) for a conflicting lock to go
                          (default: fail at once with exit code 11)
   --json                 JSON lines on stdout
+  -q, --quiet            no summary and no progress display (problems and errors still show)
 Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 11 locked by another
 process (or this one's lock was lost), 12 wrong password, 130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
 `;
@@ -47,6 +49,7 @@ export interface RepositoryValues {
   trace?: string | undefined;
   'retry-lock'?: string | undefined;
   json: boolean;
+  quiet?: boolean | undefined;
 }
 
 export interface RepositoryPlace {

@@ -3,13 +3,14 @@
  *                  [--numeric-owner] [--no-same-owner] [repository options]
  * holdfast restore SNAPSHOT --volume-target IMAGE [repository options]
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
+import { makeDirectories } from './make-directories.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryValues } from './repository-options.js';
 import { entryPathIn, parseSnapshotArgument } from './snapshot-argument.js';
@@ -68,13 +69,13 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const filter = parseSnapshotFilter(values);
   const includes = compileGlobs(values.include);
   const excludes = compileGlobs(values.exclude);
-  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'restore', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter);
-    mkdirSync(values.target!, { recursive: true });
+    makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
     const ownerNames = await OwnerNames.load();
     const summary = await restoreSnapshot(io, repository, record.snapshot, target, {
@@ -111,7 +112,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     }
     reporter.summary(
       { snapshot: record.id, ...summary, filesVerified: verified, problems: reporter.problems },
-      `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)}${verified === null ? '' : `; ${verified} files verified`}`,
+      `restored ${summary.entriesRestored} entries, ${formatBytes(summary.dataBytes)} of data from snapshot ${record.id.slice(0, 8)} in ${formatDuration(reporter.elapsedMs / 1000)}${verified === null ? '' : `; ${verified} files verified`}`,
     );
     return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
   });
@@ -121,7 +122,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
   const argument = parseSnapshotArgument(name);
   if (argument.path !== null) throw new UsageError('a volume is restored whole: give SNAPSHOT without :PATH');
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'restore', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'restore', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const targetPath = resolve(target);
@@ -131,7 +132,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
       pool,
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => `${formatBytes(progress.dataBytes)} of ${formatBytes(progress.dataBytesTotal)}, ${formatBytes(progress.dataBytes / seconds)}/s`),
     });
-    reporter.summary({ snapshot: record.id, target: targetPath, ...summary }, `restored the volume of snapshot ${record.id.slice(0, 8)} to ${targetPath}: ${formatBytes(summary.sizeBytes)}, ${formatBytes(summary.dataBytes)} of data`);
+    reporter.summary({ snapshot: record.id, target: targetPath, ...summary }, `restored the volume of snapshot ${record.id.slice(0, 8)} to ${targetPath}: ${formatBytes(summary.sizeBytes)}, ${formatBytes(summary.dataBytes)} of data in ${formatDuration(reporter.elapsedMs / 1000)}`);
     return exitCodes.ok;
   });
 }

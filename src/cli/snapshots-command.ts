@@ -27,7 +27,7 @@ export async function snapshotsCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('snapshots takes no arguments');
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'snapshots', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'snapshots', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {

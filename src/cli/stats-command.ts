@@ -30,7 +30,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
     return exitCodes.ok;
   }
   const filter = parseSnapshotFilter(values);
-  const reporter = new Reporter({ verb: 'stats', json: values.json, jsonStream: process.stdout });
+  const reporter = new Reporter({ verb: 'stats', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
