@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   tar libarchive-tools attr acl e2fsprogs btrfs-progs xfsprogs util-linux
   qemu-utils libnbd-bin fuse3 restic borgbackup
+  zsh fish groff-base
 )
 
 missing=()

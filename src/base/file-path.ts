@@ -82,3 +82,10 @@ const slash = Buffer.from('/');
 export function isValidUtf8(bytes: Buffer): boolean {
   return isUtf8(bytes);
 }
+
+/** True for `path` itself and what is below it ("a/b" is at or below "a"; "ab" is not); every path when `subPath` is null. */
+export function isAtOrBelow(path: Buffer, subPath: Buffer | null): boolean {
+  if (subPath === null) return true;
+  if (!path.subarray(0, subPath.length).equals(subPath)) return false;
+  return path.length === subPath.length || path[subPath.length] === 0x2f;
+}

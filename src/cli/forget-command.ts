@@ -18,7 +18,6 @@ import {
   parseKeepDuration,
   parseTagList,
   type ForgetPolicy,
-  type Repository,
   type SnapshotRecord,
 } from '../api/index.js';
 import { holdfastError } from '../errors/holdfast-error.js';
@@ -27,7 +26,7 @@ import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';
 import { pruneOptionSpec, runPrune } from './prune-command.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
+import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage, snapshotsById } from './snapshot-filter.js';
 import { printTable } from './snapshots-command.js';
 
 export const forgetUsage = `Usage: holdfast forget [SNAPSHOT-ID...] [--keep-last N] [--keep-hourly N] [--keep-daily N]
@@ -144,16 +143,6 @@ export async function forgetCommand(argv: string[]): Promise<number> {
     return status;
   }
   return runPrune(values, false);
-}
-
-/** The snapshots the ids name (each once); HOLDFAST_NO_SNAPSHOT for an id that names none or several. */
-async function snapshotsById(repository: Repository, ids: readonly string[]): Promise<SnapshotRecord[]> {
-  const found = new Map<string, SnapshotRecord>();
-  for (const id of ids) {
-    const record = await repository.findSnapshot(id);
-    found.set(record.id, record);
-  }
-  return [...found.values()];
 }
 
 function describePolicy(policy: ForgetPolicy): string {

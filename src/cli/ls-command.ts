@@ -5,7 +5,7 @@
  * memory; that is why --long pads to fixed widths instead of measuring every row first.
  */
 import { parseArgs } from 'node:util';
-import { displayPath, snapshotEntries, type EntryHeader, type EntryType } from '../api/index.js';
+import { displayPath, isAtOrBelow, snapshotEntries, type EntryHeader, type EntryType } from '../api/index.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -75,13 +75,6 @@ export async function lsCommand(argv: string[]): Promise<number> {
     }
     return exitCodes.ok;
   });
-}
-
-/** True for `path` itself and what is below it; every path when `subPath` is null. */
-export function isAtOrBelow(path: Buffer, subPath: Buffer | null): boolean {
-  if (subPath === null) return true;
-  if (!path.subarray(0, subPath.length).equals(subPath)) return false;
-  return path.length === subPath.length || path[subPath.length] === 0x2f;
 }
 
 /** One entry as --json shows it (ls and find). */

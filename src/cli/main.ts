@@ -20,6 +20,11 @@ import { pruneCommand, pruneUsage } from './prune-command.js';
 import { forgetCommand, forgetUsage } from './forget-command.js';
 import { volumeCommand, volumeUsage } from './volume-command.js';
 import { leadingGlobalOptions, parseErrorMessage, withGlobalOptions, type LeadingOptions } from './global-options.js';
+import { tagCommand, tagUsage } from './tag-command.js';
+import { unlockCommand, unlockUsage } from './unlock-command.js';
+import { catCommand, catUsage } from './cat-command.js';
+import { dumpCommand, dumpUsage } from './dump-command.js';
+import { generateCommand, generateUsage } from './generate-command.js';
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,15 +43,20 @@ Commands:
   diff       what changed between two snapshots
   find       find files by name in every snapshot
   restore    restore a snapshot, or a path in it, under a directory
+  dump       write a file of a snapshot to stdout, or a directory as a tar
   check      check the repository (--read-data reads and verifies every pack)
   repair     rebuild the index from the packs, or rewrite damaged snapshots without lost files
   forget     remove snapshots by id or by a retention policy (--keep-daily 7 ...)
+  tag        add, remove or set the tags of snapshots
   prune      delete and repack data that no snapshot needs (beside running backups)
   key        add, list, remove or change the passwords of a repository
+  unlock     remove stale locks (--remove-all: every lock) and name the live ones
+  cat        print a repository file (config, snapshot, index, key, lock) as JSON
   stats      what the repository holds and how well it deduplicates
   export     write file trees as a holdfast backup stream or a pax tar
   import     restore a backup stream or a tar (plain, gzip, zstd) under a directory
   volume     serve a disk image over NBD with change tracking; take flush-and-hold snapshots
+  generate   write shell completions (bash, zsh, fish) and man pages
 
 Options:
   -h, --help     show this help (also: holdfast <command> --help)
@@ -79,6 +89,11 @@ const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: s
   export: { run: exportCommand, usage: exportUsage },
   import: { run: importCommand, usage: importUsage },
   volume: { run: volumeCommand, usage: volumeUsage },
+  tag: { run: tagCommand, usage: tagUsage },
+  unlock: { run: unlockCommand, usage: unlockUsage },
+  cat: { run: catCommand, usage: catUsage },
+  dump: { run: dumpCommand, usage: dumpUsage },
+  generate: { run: (argv) => Promise.resolve(generateCommand(argv, { topUsage: usage, verbs, version: version() })), usage: generateUsage },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -70,3 +70,13 @@ export async function findFilteredSnapshot(repository: Repository, name: string,
     throw holdfastError('HOLDFAST_NO_SNAPSHOT', { operation: 'find snapshot', path: name, cause: error }, `no snapshot matches ${describeFilter(filter)}`);
   }
 }
+
+/** The snapshots the ids name, each once; HOLDFAST_NO_SNAPSHOT for an id that names none or several. */
+export async function snapshotsById(repository: Repository, ids: readonly string[]): Promise<SnapshotRecord[]> {
+  const found = new Map<string, SnapshotRecord>();
+  for (const id of ids) {
+    const record = await repository.findSnapshot(id);
+    found.set(record.id, record);
+  }
+  return [...found.values()];
+}

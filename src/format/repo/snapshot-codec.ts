@@ -48,6 +48,8 @@ export interface Snapshot {
   summary: SnapshotSummary;
   /** A volume backup's source and change map (backup --volume); absent for file trees. */
   volume?: VolumeMetadata;
+  /** The id of the snapshot as its backup stored it, when `tag` changed it since; absent otherwise. */
+  original?: string;
 }
 
 /** What a volume backup read, and from which change map: the next backup's parent test. */
@@ -101,6 +103,7 @@ export function decodeSnapshot(bytes: Buffer, name: string): Snapshot {
   if (!strings(value.trees) || !value.trees.every((id) => hexId.test(id))) throw fail('its trees are not blob ids');
   if (typeof value.summary !== 'object' || value.summary === null) throw fail('it has no summary');
   if (value.volume !== undefined) checkVolume(value.volume as unknown, fail);
+  if (value.original !== undefined && (typeof value.original !== 'string' || !hexId.test(value.original))) throw fail('its original is not a snapshot id');
   return value as Snapshot;
 }
 
