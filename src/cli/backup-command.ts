@@ -1,29 +1,32 @@
 /**
- * holdfast backup PATH... [--tag T] [--host H] [--exclude GLOB] [--exclude-file F]
+ * holdfast backup PATH... [--files-from F] [--tag T] [--host H] [--exclude GLOB] [--exclude-file F]
+ *                 [--exclude-caches] [--exclude-if-present N] [--exclude-larger-than S] ...
  *                 [--one-file-system] [--dry-run] [--force] [repository options]
+ * holdfast backup --stdin [--stdin-filename NAME] [--tag T] [--host H] [repository options]
  * holdfast backup --volume URI|IMAGE [--tag T] [--host H] [--force] [repository options]
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { backup, backupVolume, displayPath, isNbdUri, OwnerNames, type BackupProgress, type SnapshotRecord, type VolumeBackupProgress } from '../api/index.js';
+import { backup, backupFilter, backupVolume, displayPath, isNbdUri, OwnerNames, streamEntry, type BackupExclude, type BackupProgress, type BufferPool, type Io, type SnapshotRecord, type SourceEntry, type VolumeBackupProgress } from '../api/index.js';
 import { fromNodeError, HoldfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
-import { compileGlobs } from './globs.js';
+import { filterOptions, hasFilterOptions, hasPathListOptions, selectedPaths, selectionOptionSpec, selectionUsage } from './backup-selection.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
 
-export const backupUsage = `Usage: holdfast backup PATH... [--tag TAG]... [--host NAME] [--exclude GLOB]...
-                       [--exclude-file FILE] [--one-file-system] [--dry-run] [--force]
+export const backupUsage = `Usage: holdfast backup PATH... [--files-from FILE] [--tag TAG]... [--host NAME] [--exclude GLOB]...
+                       [--exclude-file FILE] [--exclude-caches] [--exclude-if-present NAME]
+                       [--exclude-larger-than SIZE] [--one-file-system] [--dry-run] [--force]
+       holdfast backup --stdin [--stdin-filename NAME] [--tag TAG]... [--host NAME]
        holdfast backup --volume URI|IMAGE [--tag TAG]... [--host NAME] [--force]
 
 Stores each PATH, with every part of every file, as a new snapshot. Files whose device, inode,
 size, mtime and ctime match the last snapshot of the same paths and host are not read again
 (--force reads everything). --tag a,b adds the tags a and b. Unreadable files are skipped and
 reported; the snapshot is still written and the exit code is 3. So is a PATH that does not
-exist: it is reported and the others are backed up (with none left: exit code 1). GLOB matches
-a name (no "/") or a path below a PATH ("a/*.o"). A summary with the snapshot id goes to stderr,
+exist: it is reported and the others are backed up (with none left: exit code 1). A summary with the snapshot id goes to stderr,
 terminal or not (-q, --quiet: none).
 With no repository configured, the embedded default is created and used.
 
@@ -34,6 +37,7 @@ previous snapshot was backed up last, only the blocks its change map marks are r
 every data block is (the summary's "reason" says why). A writable export is refused: take a
 snapshot first with "holdfast volume snapshot". Restore with "restore SNAPSHOT --volume-target IMAGE".
 
+${selectionUsage}
 ${repositoryOptionsUsage}`;
 
 export async function backupCommand(argv: string[]): Promise<number> {
@@ -44,8 +48,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       ...repositoryOptionSpec,
       tag: { type: 'string', multiple: true, default: [] },
       host: { type: 'string' },
-      exclude: { type: 'string', multiple: true, default: [] },
-      'exclude-file': { type: 'string', multiple: true, default: [] },
+      ...selectionOptionSpec,
       'one-file-system': { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', short: 'n', default: false },
       force: { type: 'boolean', default: false },
@@ -58,20 +61,41 @@ export async function backupCommand(argv: string[]): Promise<number> {
   }
   if (values.volume !== undefined) {
     if (positionals.length > 0) throw new UsageError('give either PATH... or --volume, not both');
-    if (values.exclude.length > 0 || values['exclude-file'].length > 0 || values['one-file-system'] || values['dry-run']) throw new UsageError('--exclude, --exclude-file, --one-file-system and --dry-run do not apply to --volume');
+    if (hasFilterOptions(values) || hasPathListOptions(values) || values.stdin || values['one-file-system'] || values['dry-run']) throw new UsageError('the exclude options, --files-from, --stdin, --one-file-system and --dry-run do not apply to --volume');
     return volumeBackupCommand(values, values.volume);
   }
-  if (positionals.length === 0) throw new UsageError('give at least one PATH to back up');
-  const patterns = [...values.exclude];
-  for (const file of values['exclude-file']) patterns.push(...readFileSync(file, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
-  const excluded = compileGlobs(patterns);
+  if (values.stdin) {
+    if (positionals.length > 0 || hasPathListOptions(values) || hasFilterOptions(values)) throw new UsageError('--stdin takes no PATH, --files-from or exclude option');
+    return stdinBackupCommand(values);
+  }
+  const given = selectedPaths(values, positionals);
+  if (given.length === 0) throw new UsageError('give at least one PATH to back up (or --files-from FILE, or --stdin)');
+  const filter = filterOptions(values);
   const reporter = new Reporter({ verb: 'backup', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
-  const { paths, missing } = sourcePaths(positionals);
+  const { paths, missing } = sourcePaths(given);
   if (paths.length === 0) {
     for (const error of missing) reporter.fatal(error);
     return exitCodes.fatal;
   }
   for (const error of missing) reporter.problem('skipped', error.path, error);
+  return storeSnapshot(values, reporter, { paths, missing, source: null, exclude: (io, pool) => backupFilter(io, { ...filter, pool }) });
+}
+
+/** What storeSnapshot stores: walked paths, or a source of entries that stands for `paths`. */
+interface BackupPlan {
+  /** Absolute; the snapshot's paths, and the roots walked when there is no source. */
+  paths: string[];
+  /** PATHs given that do not exist (reported already; they make the exit code 3). */
+  missing: HoldfastError[];
+  source: ((io: Io, pool: BufferPool) => Promise<SourceEntry[]>) | null;
+  exclude: ((io: Io, pool: BufferPool) => BackupExclude | undefined) | null;
+}
+
+type FileBackupValues = RepositoryValues & { tag: string[]; host?: string | undefined; force: boolean; 'one-file-system': boolean; 'dry-run': boolean };
+
+/** Opens (or for the embedded default, creates) the repository and stores one snapshot of the plan. */
+async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan: BackupPlan): Promise<number> {
+  const { paths, missing } = plan;
   const place = repositoryPlace(values);
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
@@ -83,6 +107,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     if (!values.force) {
       parent = (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
     }
+    const exclude = plan.exclude?.(io, pool);
     const result = await backup(io, repository, paths, {
       paths,
       tags: tagsToAdd(values.tag),
@@ -92,7 +117,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
       pool,
       parent,
       oneFileSystem: values['one-file-system'],
-      exclude: (name) => excluded(name.toString('utf8')),
+      ...(exclude === undefined ? {} : { exclude }),
+      ...(plan.source === null ? {} : { source: await plan.source(io, pool) }),
       dryRun: values['dry-run'],
       beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
       onProblem: (path, error) => reporter.problem('skipped', path, error),
@@ -107,6 +133,20 @@ export async function backupCommand(argv: string[]): Promise<number> {
     );
     return problems > 0 ? exitCodes.partial : exitCodes.ok;
   });
+}
+
+/**
+ * backup --stdin: what stdin gives, stored as one file named --stdin-filename. The snapshot's
+ * path is "/NAME", so the next one of the same name finds it as its parent and `dump latest NAME`
+ * writes it back.
+ */
+async function stdinBackupCommand(values: FileBackupValues & { 'stdin-filename': string }): Promise<number> {
+  const name = values['stdin-filename'];
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new UsageError(`--stdin-filename takes a file name without "/", not "${name}"`);
+  if (process.stdin.isTTY) throw new UsageError('--stdin reads a stream, not a terminal: pipe the data in');
+  const reporter = new Reporter({ verb: 'backup', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
+  const source = async (io: Io, pool: BufferPool): Promise<SourceEntry[]> => [streamEntry(io, await io.standardStream('stdin'), { name: Buffer.from(name), ownerNames: await OwnerNames.load(), pool })];
+  return storeSnapshot(values, reporter, { paths: [`/${name}`], missing: [], source, exclude: null });
 }
 
 async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; host?: string | undefined; force: boolean }, volume: string): Promise<number> {

@@ -5,10 +5,9 @@
  * "/" an entry's own name at any depth, with "/" its path.
  */
 import { parseArgs } from 'node:util';
-import { displayPath, snapshotEntries, type SnapshotRecord } from '../api/index.js';
+import { compileGlobs, displayPath, snapshotEntries, type SnapshotRecord } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
-import { compileGlobs } from './globs.js';
 import { entryJson, isoTimeNs } from './ls-command.js';
 import { Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';

@@ -6,10 +6,9 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
+import { compileGlobs, OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
-import { compileGlobs } from './globs.js';
 import { makeDirectories } from './make-directories.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryValues } from './repository-options.js';

@@ -59,8 +59,13 @@ export interface BackupOptions {
   /** The snapshot to compare with; null reads every file. */
   parent: SnapshotRecord | null;
   oneFileSystem?: boolean;
-  /** Leaves an entry out (and everything below a directory). */
-  exclude?: (name: Buffer, stat: FileStat) => boolean;
+  /** Leaves an entry out (and everything below a directory); `path` is where it is on the file system. */
+  exclude?: (name: Buffer, stat: FileStat, path: Buffer) => boolean | Promise<boolean>;
+  /**
+   * Entries to store instead of walking `roots` (a stream given on stdin, see
+   * source/stream-entry.ts); `roots` is then ignored and `paths` still names the snapshot's paths.
+   */
+  source?: AsyncIterable<SourceEntry> | Iterable<SourceEntry>;
   /** Do everything but store: count what would be added. */
   dryRun?: boolean;
   /** An entry that could not be read (left out) or changed while read. */
@@ -96,7 +101,7 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
     const previous = parentEntries.get(name.toString('latin1'));
     return previous !== undefined && isUnchanged(previous, stat) && previous.chunks.every((chunk) => packer.has(chunk.id));
   };
-  const walk = walkTrees(io, roots, {
+  const walk = options.source ?? walkTrees(io, roots, {
     ownerNames: options.ownerNames,
     pool: options.pool,
     ...(options.oneFileSystem === true ? { oneFileSystem: true } : {}),

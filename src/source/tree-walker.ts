@@ -32,8 +32,11 @@ export interface WalkOptions {
   oneFileSystem?: boolean;
   /** An entry that could not be read (it is left out), or a file that changed while read. */
   onProblem: (path: string, error: Error) => void;
-  /** Leaves an entry out (and, for a directory, everything below it) without a word. */
-  exclude?: (name: Buffer, stat: FileStat) => boolean;
+  /**
+   * Leaves an entry out (and, for a directory, everything below it) without a word. `name` is
+   * the entry's name (from the root's own name down), `path` where it is on the file system.
+   */
+  exclude?: (name: Buffer, stat: FileStat, path: Buffer) => boolean | Promise<boolean>;
   /**
    * True when a regular file is known not to have changed (an incremental backup compares its
    * device, inode, size, mtime and ctime with the last snapshot). Such a file is not opened: its
@@ -111,7 +114,7 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
   try {
     const stat = knownStat ?? (await io.lstat(path));
     const type = entryTypeByKind[stat.kind];
-    if (type === undefined || options.exclude?.(name, stat) === true) return null;
+    if (type === undefined || (await options.exclude?.(name, stat, path)) === true) return null;
     const header = headerFromStat(name, type, stat, options.ownerNames);
     if (type === 'file' && options.unchanged?.(name, stat) === true) return { path, header, stat, handle: null, unchanged: true };
     if (type === 'file') {
