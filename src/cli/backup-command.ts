@@ -12,6 +12,7 @@ import { UsageError } from './export-command.js';
 import { compileGlobs } from './globs.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
+import { reportDamagedSnapshots } from './snapshot-filter.js';
 
 export const backupUsage = `Usage: holdfast backup PATH... [--tag TAG]... [--host NAME] [--exclude GLOB]...
                        [--exclude-file FILE] [--one-file-system] [--dry-run] [--force]
@@ -72,7 +73,10 @@ export async function backupCommand(argv: string[]): Promise<number> {
     const sortedPaths = [...paths].sort().join('\0');
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
-      parent = (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
+      // A damaged snapshot file is named and passed over: the parent is the newest intact one.
+      const listing = await repository.listSnapshots();
+      reportDamagedSnapshots(reporter, listing.damaged, 'warning');
+      parent = listing.records.filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
     }
     const result = await backup(io, repository, paths, {
       paths,
@@ -109,7 +113,9 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
     if (madeDefault) noteDefaultRepository(reporter, place);
-    const candidates = values.force ? [] : (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
+    const listing = values.force ? { records: [], damaged: [] } : await repository.listSnapshots();
+    reportDamagedSnapshots(reporter, listing.damaged, 'warning');
+    const candidates = listing.records.filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
     const result = await backupVolume(io, repository, source, {
       tags: values.tag,
       hostname,
