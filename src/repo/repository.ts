@@ -16,7 +16,7 @@ import { fileKinds, type Backend, type FileKind } from './backend/backend.js';
 import { BlobIndex } from './blob-index.js';
 import { estimateIndexedBlobs, forEachIndexFile } from './index-files.js';
 import { storageName } from './blob-id.js';
-import { createKeyFile, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
+import { checkKdfCost, createKeyFile, kdfWorkKiB, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
 import { generateMasterKey, type MasterKey } from './master-key.js';
 import type { OpenJob } from './pack-worker.js';
 import { open, seal } from './seal.js';
@@ -114,7 +114,10 @@ export class Repository {
    * key file is intact and none opens with it. A damaged key file must not lock out the passwords
    * of the others: it is skipped (and listed in damagedKeys); only when no key opens is its error
    * thrown (HOLDFAST_FORMAT_TRUNCATED, HOLDFAST_FORMAT_INVALID...), since the password may have
-   * been its. The index is not loaded yet.
+   * been its. A key file is damaged when it cannot be read, when its bytes do not hash to its name
+   * (HOLDFAST_INTEGRITY: changed after it was written), or when it asks for more derivation work
+   * than holdfast allows (HOLDFAST_LIMIT_EXCEEDED: planted; it is not tried). The others are tried
+   * cheapest first. The index is not loaded yet.
    */
   static async open(backend: Backend, password: Buffer, options: { workers: WorkerPool }): Promise<Repository> {
     const context = { operation: 'open repository', path: backend.location };
@@ -124,18 +127,24 @@ export class Repository {
     // Every key file is read and checked first (no derivation yet, so this is cheap): damage is
     // reported even when a key before the damaged one opens.
     const damaged: HoldfastError[] = [];
-    const intactKeys: { name: string; bytes: Buffer; path: string }[] = [];
+    const intactKeys: { name: string; bytes: Buffer; path: string; workKiB: number }[] = [];
     for (const key of keys) {
       const path = `${backend.location}/keys/${key.name}`;
       try {
         const bytes = await backend.load('keys', key.name);
-        readKeyFileSummary(bytes, { path });
-        intactKeys.push({ name: key.name, bytes, path });
+        const summary = readKeyFileSummary(bytes, { path });
+        if (storageName(bytes) !== key.name) {
+          throw holdfastError('HOLDFAST_INTEGRITY', { operation: 'read key file', path }, "the file's content does not match its name (the name is the hash of the bytes it was written with): it was changed after it was written");
+        }
+        checkKdfCost(summary.kdf, { operation: 'open key file', path });
+        intactKeys.push({ name: key.name, bytes, path, workKiB: kdfWorkKiB(summary.kdf) });
       } catch (error) {
         if (!(error instanceof HoldfastError)) throw error;
         damaged.push(error);
       }
     }
+    // Cheapest first (a stable sort: listing order among equals), so a costly key delays only itself.
+    intactKeys.sort((a, b) => a.workKiB - b.workKiB);
     for (const key of intactKeys) {
       try {
         const master = await openKeyFile(key.bytes, password, { path: key.path });
@@ -151,7 +160,9 @@ export class Repository {
       throw holdfastError('HOLDFAST_WRONG_PASSWORD', context, `the password opens none of its ${plural(keys.length, 'key')}`);
     }
     const intact = intactKeys.length;
-    const opening = intact === 0 ? `none of its ${plural(keys.length, 'key file')} can be read` : `the password opens none of its ${plural(intact, 'intact key')}, and ${plural(damaged.length, 'key file')} cannot be read (the password may be one of theirs)`;
+    // A key that was not tried (too costly) may be the password's as much as one that cannot be read.
+    const untried = damaged.some((error) => error.code === 'HOLDFAST_LIMIT_EXCEEDED') ? ' or tried' : '';
+    const opening = intact === 0 ? `none of its ${plural(keys.length, 'key file')} can be read${untried}` : `the password opens none of its ${plural(intact, 'intact key')}, and ${plural(damaged.length, 'key file')} cannot be read${untried} (the password may be one of theirs)`;
     throw new HoldfastError(first.code, { ...context, cause: first }, `${opening}: ${damaged.map((error) => error.message).join('; ')}`);
   }
 
