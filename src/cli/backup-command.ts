@@ -15,6 +15,7 @@ import { UsageError } from './export-command.js';
 import { filterOptions, hasFilterOptions, hasPathListOptions, selectedPaths, selectionOptionSpec, selectionUsage } from './backup-selection.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
+import { reportDamagedSnapshots } from './snapshot-filter.js';
 
 export const backupUsage = `Usage: holdfast backup PATH... [--files-from FILE] [--tag TAG]... [--host NAME] [--exclude GLOB]...
                        [--exclude-file FILE] [--exclude-caches] [--exclude-if-present NAME]
@@ -105,7 +106,10 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
     const sortedPaths = [...paths].sort().join('\0');
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
-      parent = (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
+      // A damaged snapshot file is named and passed over: the parent is the newest intact one.
+      const listing = await repository.listSnapshots();
+      reportDamagedSnapshots(reporter, listing.damaged, 'warning');
+      parent = listing.records.filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
     }
     const exclude = plan.exclude?.(io, pool);
     const result = await backup(io, repository, paths, {
@@ -159,7 +163,9 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
     if (madeDefault) noteDefaultRepository(reporter, place);
-    const candidates = values.force ? [] : (await repository.listSnapshots()).filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
+    const listing = values.force ? { records: [], damaged: [] } : await repository.listSnapshots();
+    reportDamagedSnapshots(reporter, listing.damaged, 'warning');
+    const candidates = listing.records.filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
     const result = await backupVolume(io, repository, source, {
       tags: tagsToAdd(values.tag),
       hostname,

@@ -40,8 +40,8 @@ export async function diffCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
-    const first = await findFilteredSnapshot(repository, positionals[0]!, filter);
-    const second = await findFilteredSnapshot(repository, positionals[1]!, filter);
+    const first = await findFilteredSnapshot(repository, positionals[0]!, filter, reporter);
+    const second = await findFilteredSnapshot(repository, positionals[1]!, filter, reporter);
     const before = new Map<string, TreeEntry>();
     const chunksBefore = new Map<string, number>();
     for await (const entry of snapshotEntries(repository, first.snapshot)) {

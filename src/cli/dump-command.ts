@@ -43,7 +43,7 @@ export async function dumpCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
-    const record = await findFilteredSnapshot(repository, name, filter);
+    const record = await findFilteredSnapshot(repository, name, filter, reporter);
     const subPath = entryPathIn(record.snapshot, path === '' || /^\/+$/.test(path) ? null : path);
     const output: Handle = toStdout ? await io.standardStream('stdout') : await io.open(values.output, { access: 'write', create: true, truncate: true });
     const summary = await dumpSnapshot(io, repository, record.snapshot, subPath, output, {

@@ -11,7 +11,7 @@ import { UsageError } from './export-command.js';
 import { entryJson, isoTimeNs } from './ls-command.js';
 import { Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
+import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, reportDamagedSnapshots, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const findUsage = `Usage: holdfast find PATTERN... [--snapshot ID]... [--host H] [--tag T] [--path P]
 
@@ -41,8 +41,15 @@ export async function findCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
-    if (values.snapshot.length === 0) records.push(...(await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)));
-    for (const name of values.snapshot) records.push(await findFilteredSnapshot(repository, name, filter));
+    // Damaged snapshot files are left out of the listing and named: the result lacks them (exit 3).
+    let damaged = 0;
+    if (values.snapshot.length === 0) {
+      const listing = await repository.listSnapshots();
+      reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
+      damaged = listing.damaged.length;
+      records.push(...listing.records.filter((record) => matchesFilter(filter, record.snapshot)));
+    }
+    for (const name of values.snapshot) records.push(await findFilteredSnapshot(repository, name, filter, reporter));
     let found = 0;
     for (const record of records) {
       const shortId = record.id.slice(0, 8);
@@ -55,6 +62,6 @@ export async function findCommand(argv: string[]): Promise<number> {
       }
     }
     reporter.summary({ matches: found, snapshots: records.length }, `${found} match${found === 1 ? '' : 'es'} in ${records.length} snapshot${records.length === 1 ? '' : 's'}`);
-    return exitCodes.ok;
+    return damaged > 0 ? exitCodes.partial : exitCodes.ok;
   });
 }

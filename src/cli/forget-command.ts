@@ -5,7 +5,8 @@
  * Removes snapshot files, as restic's forget: the ids given, or what a retention policy
  * (engine/forget-policy.ts) does not keep, group by group. Only the snapshot files go; the data
  * they alone referenced stays until prune. A policy without any keep rule is refused rather than
- * taken to mean "remove everything".
+ * taken to mean "remove everything". A snapshot file that cannot be read (damaged, or not a
+ * snapshot of this repository) is named and left alone: a policy never counts it, nor removes it.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -26,7 +27,7 @@ import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';
 import { pruneOptionSpec, runPrune } from './prune-command.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage, snapshotsById } from './snapshot-filter.js';
+import { matchesFilter, parseSnapshotFilter, reportDamagedSnapshots, snapshotFilterOptionSpec, snapshotFilterUsage, snapshotsById } from './snapshot-filter.js';
 import { printTable } from './snapshots-command.js';
 
 export const forgetUsage = `Usage: holdfast forget [SNAPSHOT-ID...] [--keep-last N] [--keep-hourly N] [--keep-daily N]
@@ -50,7 +51,8 @@ what --group-by names; "" for one group), and each group keeps, newest first:
 A policy needs at least one --keep-* option. Lists, per group, what is kept and why and what
 is removed. --dry-run removes nothing. Only the snapshot files are removed: run prune (or give
 --prune, which takes prune's --repack-unused and --wait-for-operations) to free the data only
-they referenced. With --json, one object.
+they referenced. With --json, one object. A snapshot file that cannot be read is named, neither
+counted nor removed, and the exit code is 3 (and --prune is not run: prune needs every snapshot).
 
 ${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
@@ -111,12 +113,16 @@ export async function forgetCommand(argv: string[]): Promise<number> {
   }
   const reporter = new Reporter({ verb: 'forget', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const password = await readPassword(values, place, place.location);
+  let damaged = 0;
   const status = await runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
+    const listing = positionals.length > 0 ? { records: [], damaged: [] } : await repository.listSnapshots();
+    reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
+    damaged = listing.damaged.length;
     const groups =
       positionals.length > 0
         ? [{ key: null, keep: [], remove: await snapshotsById(repository, positionals) }]
         : groupSnapshots(
-            (await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)).map((record) => ({ ...record.snapshot, id: record.id, record })),
+            listing.records.filter((record) => matchesFilter(filter, record.snapshot)).map((record) => ({ ...record.snapshot, id: record.id, record })),
             groupBy,
           ).map((group): ForgetGroup => {
             const decision = applyPolicy(group.snapshots, policy, Date.now());
@@ -134,8 +140,11 @@ export async function forgetCommand(argv: string[]): Promise<number> {
     const wouldRemove = groups.reduce((total, group) => total + group.remove.length, 0);
     if (values.json) process.stdout.write(`${JSON.stringify({ type: 'forget', dryRun: values['dry-run'], policy: positionals.length > 0 ? null : describePolicy(policy), groups: groups.map(groupJson), removed })}\n`);
     else printGroups(groups, positionals.length > 0 ? null : describePolicy(policy), values['dry-run'] ? `dry run: ${plural(wouldRemove)} would be removed; nothing was removed` : `removed ${plural(removed.length)}`);
-    return exitCodes.ok;
+    return damaged > 0 ? exitCodes.partial : exitCodes.ok;
   });
+  if (status === exitCodes.partial && damaged > 0 && values.prune) {
+    process.stderr.write(`holdfast forget: --prune was not run: ${damaged === 1 ? 'a snapshot file cannot' : `${damaged} snapshot files cannot`} be read, and prune must know what every snapshot uses\n`);
+  }
   if (status !== exitCodes.ok || !values.prune) return status;
   // The prune runs in a session of its own, under its own lock (docs/concurrency.md).
   if (values['dry-run']) {

@@ -59,7 +59,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
-    const record = await findFilteredSnapshot(repository, argument.name, filter);
+    const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     const subPath = entryPathIn(record.snapshot, argument.path);
     let listed = 0;
     for await (const entry of snapshotEntries(repository, record.snapshot)) {

@@ -73,7 +73,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
-    const record = await findFilteredSnapshot(repository, argument.name, filter);
+    const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
     const ownerNames = await OwnerNames.load();
@@ -126,7 +126,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
   const password = await readPassword(values, place, place.location);
   const targetPath = resolve(target);
   return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
-    const record = await findFilteredSnapshot(repository, argument.name, filter);
+    const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     const summary = await restoreVolume(io, repository, record.snapshot, targetPath, {
       pool,
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => `${formatBytes(progress.dataBytes)} of ${formatBytes(progress.dataBytesTotal)}, ${formatBytes(progress.dataBytes / seconds)}/s`),

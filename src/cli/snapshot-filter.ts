@@ -12,7 +12,8 @@
  */
 import { resolve } from 'node:path';
 import { hasTags, parseTagList, type Repository, type Snapshot, type SnapshotRecord } from '../api/index.js';
-import { holdfastError, isErrorCode } from '../errors/holdfast-error.js';
+import { holdfastError, isErrorCode, type HoldfastError } from '../errors/holdfast-error.js';
+import type { Reporter } from './reporter.js';
 
 export const snapshotFilterOptionSpec = {
   host: { type: 'string', multiple: true, default: [] as string[] },
@@ -59,12 +60,14 @@ export function describeFilter(filter: SnapshotFilter): string {
 
 /**
  * The snapshot a SNAPSHOT argument names: "latest" is the newest that matches the filter; an id
- * (or a short id) is found among every snapshot. HOLDFAST_NO_SNAPSHOT when there is none.
+ * (or a short id) is found among every snapshot. HOLDFAST_NO_SNAPSHOT when there is none. For
+ * "latest", each damaged snapshot file is a warning: the newest intact one is used.
  */
-export async function findFilteredSnapshot(repository: Repository, name: string, filter: SnapshotFilter): Promise<SnapshotRecord> {
-  if (name !== 'latest' || isEmptyFilter(filter)) return repository.findSnapshot(name);
+export async function findFilteredSnapshot(repository: Repository, name: string, filter: SnapshotFilter, reporter: Reporter): Promise<SnapshotRecord> {
+  const onDamaged = (error: HoldfastError): void => reportDamagedSnapshots(reporter, [error], 'warning');
+  if (name !== 'latest' || isEmptyFilter(filter)) return repository.findSnapshot(name, { onDamaged });
   try {
-    return await repository.findSnapshot(name, (snapshot) => matchesFilter(filter, snapshot));
+    return await repository.findSnapshot(name, { filter: (snapshot) => matchesFilter(filter, snapshot), onDamaged });
   } catch (error) {
     if (!isErrorCode(error, 'HOLDFAST_NO_SNAPSHOT')) throw error;
     throw holdfastError('HOLDFAST_NO_SNAPSHOT', { operation: 'find snapshot', path: name, cause: error }, `no snapshot matches ${describeFilter(filter)}`);
@@ -79,4 +82,13 @@ export async function snapshotsById(repository: Repository, ids: readonly string
     found.set(record.id, record);
   }
   return [...found.values()];
+}
+
+/**
+ * Names each snapshot file left out because it cannot be trusted (its path, why, and the code):
+ * `skipped` (counted: exit code 3) where the verb's output is a listing it is missing from,
+ * `warning` where the verb went on with other snapshots and did all it was asked.
+ */
+export function reportDamagedSnapshots(reporter: Reporter, damaged: readonly HoldfastError[], kind: 'skipped' | 'warning'): void {
+  for (const error of damaged) reporter.problem(kind, error.path, error);
 }

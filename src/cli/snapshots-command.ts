@@ -6,11 +6,13 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
+import { matchesFilter, parseSnapshotFilter, reportDamagedSnapshots, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const snapshotsUsage = `Usage: holdfast snapshots [--host NAME] [--tag TAG] [--path PATH]
 
-Lists the snapshots, oldest first: id, time, host, tags, paths, files and size.
+Lists the snapshots, oldest first: id, time, host, tags, paths, files and size. A snapshot file
+that cannot be read (damaged, or not a snapshot of this repository) is named on stderr and left
+out, and the exit code is 3.
 
 ${snapshotFilterUsage}
 ${repositoryOptionsUsage}`;
@@ -31,10 +33,13 @@ export async function snapshotsCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
-    const records = (await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot));
+    const listing = await repository.listSnapshots();
+    reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
+    const records = listing.records.filter((record) => matchesFilter(filter, record.snapshot));
+    const exitCode = listing.damaged.length > 0 ? exitCodes.partial : exitCodes.ok;
     if (values.json) {
       for (const record of records) process.stdout.write(`${JSON.stringify({ type: 'snapshot', id: record.id, shortId: record.id.slice(0, 8), ...record.snapshot })}\n`);
-      return exitCodes.ok;
+      return exitCode;
     }
     const rows = records.map((record) => [
       record.id.slice(0, 8),
@@ -46,8 +51,9 @@ export async function snapshotsCommand(argv: string[]): Promise<number> {
       record.snapshot.paths.join(' '),
     ]);
     printTable(['ID', 'Time', 'Host', 'Tags', 'Files', 'Size', 'Paths'], rows);
-    process.stdout.write(`${records.length} snapshot${records.length === 1 ? '' : 's'}\n`);
-    return exitCodes.ok;
+    const left = listing.damaged.length > 0 ? ` (${listing.damaged.length} damaged left out)` : '';
+    process.stdout.write(`${records.length} snapshot${records.length === 1 ? '' : 's'}${left}\n`);
+    return exitCode;
   });
 }
 

@@ -11,7 +11,7 @@ import { snapshotEntries, type SnapshotRecord } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
+import { findFilteredSnapshot, matchesFilter, parseSnapshotFilter, reportDamagedSnapshots, snapshotFilterOptionSpec, snapshotFilterUsage } from './snapshot-filter.js';
 
 export const statsUsage = `Usage: holdfast stats [SNAPSHOT...] [--host H] [--tag T] [--path P]
 
@@ -35,8 +35,15 @@ export async function statsCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
-    if (positionals.length === 0) records.push(...(await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)));
-    for (const name of positionals) records.push(await findFilteredSnapshot(repository, name, filter));
+    // Damaged snapshot files are left out of the listing and named: the result lacks them (exit 3).
+    let damaged = 0;
+    if (positionals.length === 0) {
+      const listing = await repository.listSnapshots();
+      reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
+      damaged = listing.damaged.length;
+      records.push(...listing.records.filter((record) => matchesFilter(filter, record.snapshot)));
+    }
+    for (const name of positionals) records.push(await findFilteredSnapshot(repository, name, filter, reporter));
     let entries = 0;
     let files = 0;
     let dataBytes = 0;
@@ -80,7 +87,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
     };
     if (values.json) process.stdout.write(`${JSON.stringify({ type: 'stats', ...stats })}\n`);
     else process.stdout.write(statsText(stats));
-    return exitCodes.ok;
+    return damaged > 0 ? exitCodes.partial : exitCodes.ok;
   });
 }
 

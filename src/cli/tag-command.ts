@@ -12,7 +12,7 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
-import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, snapshotFilterUsage, snapshotsById } from './snapshot-filter.js';
+import { matchesFilter, parseSnapshotFilter, snapshotFilterOptionSpec, reportDamagedSnapshots, snapshotFilterUsage, snapshotsById } from './snapshot-filter.js';
 
 export const tagUsage = `Usage: holdfast tag [--set TAG[,TAG...]] [--add TAG[,TAG...]] [--remove TAG[,TAG...]]
                     [SNAPSHOT-ID...] [--host H] [--tag T] [--path P]
@@ -50,7 +50,10 @@ export async function tagCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
-    const records = positionals.length > 0 ? await snapshotsById(repository, positionals) : (await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot));
+    const listing = positionals.length > 0 ? { records: await snapshotsById(repository, positionals), damaged: [] } : await repository.listSnapshots();
+    // A damaged snapshot file cannot be retagged (it cannot be read): named, and the exit code is 3.
+    reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
+    const records = positionals.length > 0 ? listing.records : listing.records.filter((record) => matchesFilter(filter, record.snapshot));
     const results = await retagSnapshots(repository, records, change);
     const changed = results.filter((result) => result.changed).length;
     if (values.json) {
@@ -62,6 +65,6 @@ export async function tagCommand(argv: string[]): Promise<number> {
       }
     }
     reporter.summary({ snapshots: results.length, changed }, `changed the tags of ${changed} of ${results.length} snapshot${results.length === 1 ? '' : 's'}`);
-    return exitCodes.ok;
+    return reporter.problems > 0 ? exitCodes.partial : exitCodes.ok;
   });
 }

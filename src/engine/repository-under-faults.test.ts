@@ -137,7 +137,8 @@ async function checkWhole(repository: Repository, contents: Map<string, Buffer>,
   const summary = await checkRepository(repository, { readData: true, onProblem: (problem) => problems.push(problem) });
   assert.deepEqual(problems, [], `${when}: check found problems`);
   assert.equal(summary.packsRead, summary.packs, `${when}: check did not read every pack`);
-  const snapshots = await repository.listSnapshots();
+  const { records: snapshots, damaged } = await repository.listSnapshots();
+  assert.deepEqual(damaged, [], `${when}: a snapshot file cannot be read`);
   for (const { id, snapshot } of snapshots) {
     for await (const entry of snapshotEntries(repository, snapshot)) {
       if (entry.header.type !== 'file') continue;

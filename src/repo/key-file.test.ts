@@ -2,12 +2,14 @@
  * Shows that a key file opens with its password and only with it (HOLDFAST_WRONG_PASSWORD), that
  * its unencrypted fields can be listed without the password, and that malformed, truncated,
  * future-version and hostile files (kdf parameters that would allocate terabytes or spin for
- * hours) are refused with the stable codes before any key derivation. Uses testKdfParameters.
+ * hours) are refused with the stable codes before any key derivation, and that a key whose kdf
+ * is within the format's limits but costs more than holdfast opens (a planted key) is readable
+ * and listed but never derived (HOLDFAST_LIMIT_EXCEEDED). Uses testKdfParameters.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateMasterKey } from './master-key.js';
-import { createKeyFile, keyFileBytesMax, openKeyFile, readKeyFileSummary, testKdfParameters } from './key-file.js';
+import { createKeyFile, defaultKdfParameters, kdfOpenMemoryKiBMax, kdfOpenWorkKiBMax, keyFileBytesMax, openKeyFile, readKeyFileSummary, testKdfParameters } from './key-file.js';
 
 const context = { path: 'keys/test' };
 const password = Buffer.from('correct horse battery staple');
@@ -126,4 +128,26 @@ test('another version is HOLDFAST_FORMAT_VERSION; an oversized file HOLDFAST_LIM
   await assert.rejects(openKeyFile(future, password, context), { code: 'HOLDFAST_FORMAT_VERSION' });
   const huge = edited((json) => (json.padding = 'x'.repeat(keyFileBytesMax)));
   await assert.rejects(openKeyFile(huge, password, context), { code: 'HOLDFAST_LIMIT_EXCEEDED' });
+});
+
+test('a key within the format limits but over the opening bound is listed, never derived, and never written', async () => {
+  // The bound: four times what init writes, in memory and in work.
+  assert.equal(kdfOpenMemoryKiBMax, 4 * defaultKdfParameters.memoryKiB);
+  assert.equal(kdfOpenWorkKiBMax, 4 * defaultKdfParameters.memoryKiB * defaultKdfParameters.iterations);
+  const costly = [
+    { memoryKiB: 4 * 1024 * 1024, iterations: 100, parallelism: 1 },
+    { memoryKiB: kdfOpenMemoryKiBMax + 1024, iterations: 1, parallelism: 1 },
+    { memoryKiB: defaultKdfParameters.memoryKiB, iterations: 4 * defaultKdfParameters.iterations + 1, parallelism: 1 },
+  ];
+  for (const kdf of costly) {
+    const file = edited((json) => (json.kdf = { name: 'argon2id', ...kdf }));
+    assert.deepEqual(readKeyFileSummary(file, context).kdf, { name: 'argon2id', ...kdf });
+    const started = performance.now();
+    await assert.rejects(openKeyFile(file, password, context), { code: 'HOLDFAST_LIMIT_EXCEEDED', message: /^Cannot open key file "keys\/test": its kdf asks for .* so it was not tried/ }, JSON.stringify(kdf));
+    assert.ok(performance.now() - started < 1000, 'the refusal took a derivation');
+    await assert.rejects(createKeyFile(master, password, { kdf, hostname: 'h', username: 'u' }), { code: 'HOLDFAST_LIMIT_EXCEEDED' });
+  }
+  // The heaviest key holdfast opens opens.
+  const heaviest = { memoryKiB: defaultKdfParameters.memoryKiB, iterations: 4 * defaultKdfParameters.iterations, parallelism: 1 };
+  assert.deepEqual(await openKeyFile(await createKeyFile(master, password, { kdf: heaviest, hostname: 'h', username: 'u' }), password, context), master);
 });

@@ -14,6 +14,11 @@
  * file is HOLDFAST_FORMAT_INVALID, another version HOLDFAST_FORMAT_VERSION, and a tag that does
  * not verify HOLDFAST_WRONG_PASSWORD: with a well-formed file a wrong password is the likely cause.
  * An empty file, or JSON that opens and never closes, is HOLDFAST_FORMAT_TRUNCATED.
+ *
+ * The format's kdf limits say what a file may hold and still be read (and listed); what a key may
+ * cost to open is bounded far lower, near what holdfast writes (kdfOpenWorkKiBMax): a file that
+ * asks for more was not written by holdfast, and is refused with HOLDFAST_LIMIT_EXCEEDED instead
+ * of stalling every command for minutes and gigabytes.
  */
 import { randomBytes } from 'node:crypto';
 import { hashRaw, type Algorithm, type Version } from '@node-rs/argon2';
@@ -51,6 +56,16 @@ export const saltBytesMin = 16;
 export const saltBytesMax = 64;
 export const keyFileTextFieldLengthMax = 1024;
 
+/**
+ * Opening a key costs argon2's memory times its passes; holdfast writes 64 MiB × 4 passes (about
+ * 100-150 ms). A key may ask for up to four times that work, and up to four times that memory
+ * (256 MiB), so that a repository made with heavier settings still opens; a key that asks for more
+ * is not tried. Without this bound a planted key within the format's limits (4 GiB, 100 passes)
+ * kept every command busy for minutes at 4 GiB of memory before the next key was tried.
+ */
+export const kdfOpenMemoryKiBMax = 4 * defaultKdfParameters.memoryKiB;
+export const kdfOpenWorkKiBMax = 4 * defaultKdfParameters.memoryKiB * defaultKdfParameters.iterations;
+
 const saltBytes = 32;
 const kdfKeyBytes = 32;
 const argon2id = 2 as Algorithm;
@@ -72,6 +87,8 @@ export async function createKeyFile(
 ): Promise<Buffer> {
   const kdf = options.kdf ?? defaultKdfParameters;
   checkKdfParameters(kdf, { operation: 'create key file', path: 'new key' });
+  // A key holdfast writes, holdfast must be willing to open.
+  checkKdfCost(kdf, { operation: 'create key file', path: 'new key' });
   const salt = randomBytes(saltBytes);
   const kdfKey = await deriveKey(password, salt, kdf);
   const encoded = encodeMasterKey(master);
@@ -93,10 +110,12 @@ export async function createKeyFile(
 /**
  * The master key in `bytes`, if `password` opens it. HOLDFAST_WRONG_PASSWORD when it does not;
  * HOLDFAST_FORMAT_INVALID, HOLDFAST_FORMAT_VERSION or HOLDFAST_LIMIT_EXCEEDED for a file that
- * cannot be a key file of this version (checked before any derivation).
+ * cannot be a key file of this version or asks for more work than kdfOpenWorkKiBMax (checked
+ * before any derivation).
  */
 export async function openKeyFile(bytes: Uint8Array, password: Buffer, context: Context): Promise<MasterKey> {
   const parsed = parseKeyFile(bytes, context);
+  checkKdfCost(parsed.kdf, { operation: 'open key file', path: context.path });
   const kdfKey = await deriveKey(password, parsed.salt, parsed.kdf);
   let encoded: Buffer;
   try {
@@ -189,6 +208,25 @@ function checkKdfParameters(kdf: KdfParameters, context: { operation: string; pa
     within(kdf.parallelism, 1, kdfParallelismMax) ? null : `parallelism ${kdf.parallelism} is not 1 to ${kdfParallelismMax}`,
   ].filter((problem) => problem !== null);
   if (problems.length > 0) throw holdfastError('HOLDFAST_FORMAT_INVALID', context, `kdf parameters out of bounds: ${problems.join('; ')}`);
+}
+
+/** What deriving a key with these parameters costs: argon2's memory times its passes, in KiB × passes. */
+export function kdfWorkKiB(kdf: KdfParameters): number {
+  return kdf.memoryKiB * kdf.iterations;
+}
+
+/**
+ * HOLDFAST_LIMIT_EXCEEDED when deriving a key with `kdf` would cost more memory or work than
+ * holdfast allows (kdfOpenMemoryKiBMax, kdfOpenWorkKiBMax): such a key is not tried.
+ */
+export function checkKdfCost(kdf: KdfParameters, context: { operation: string; path: string }): void {
+  if (kdf.memoryKiB <= kdfOpenMemoryKiBMax && kdfWorkKiB(kdf) <= kdfOpenWorkKiBMax) return;
+  const mebibytes = (kibibytes: number): string => `${Math.round(kibibytes / 1024)} MiB`;
+  throw holdfastError(
+    'HOLDFAST_LIMIT_EXCEEDED',
+    context,
+    `its kdf asks for ${mebibytes(kdf.memoryKiB)} × ${kdf.iterations} passes, more than holdfast opens (at most ${mebibytes(kdfOpenMemoryKiBMax)}, and ${mebibytes(kdfOpenWorkKiBMax)} × 1 pass of work: four times what it writes), so it was not tried; holdfast did not write this key file (it was planted or damaged)`,
+  );
 }
 
 function pickKdf(kdf: KdfParameters): KdfParameters {

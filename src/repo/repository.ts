@@ -16,7 +16,7 @@ import { fileKinds, type Backend, type FileKind } from './backend/backend.js';
 import { BlobIndex } from './blob-index.js';
 import { estimateIndexedBlobs, forEachIndexFile } from './index-files.js';
 import { storageName } from './blob-id.js';
-import { createKeyFile, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
+import { checkKdfCost, createKeyFile, kdfWorkKiB, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
 import { generateMasterKey, type MasterKey } from './master-key.js';
 import type { OpenJob } from './pack-worker.js';
 import { open, seal } from './seal.js';
@@ -29,6 +29,13 @@ export type SealedKind = 'index' | 'snapshots' | 'locks';
 export interface SnapshotRecord {
   id: string;
   snapshot: Snapshot;
+}
+
+export interface SnapshotListing {
+  /** The intact snapshots, oldest first. */
+  records: SnapshotRecord[];
+  /** The snapshot files that cannot be trusted, each an error naming its file (by path): left out. */
+  damaged: HoldfastError[];
 }
 
 export interface KeyRecord {
@@ -107,7 +114,10 @@ export class Repository {
    * key file is intact and none opens with it. A damaged key file must not lock out the passwords
    * of the others: it is skipped (and listed in damagedKeys); only when no key opens is its error
    * thrown (HOLDFAST_FORMAT_TRUNCATED, HOLDFAST_FORMAT_INVALID...), since the password may have
-   * been its. The index is not loaded yet.
+   * been its. A key file is damaged when it cannot be read, when its bytes do not hash to its name
+   * (HOLDFAST_INTEGRITY: changed after it was written), or when it asks for more derivation work
+   * than holdfast allows (HOLDFAST_LIMIT_EXCEEDED: planted; it is not tried). The others are tried
+   * cheapest first. The index is not loaded yet.
    */
   static async open(backend: Backend, password: Buffer, options: { workers: WorkerPool }): Promise<Repository> {
     const context = { operation: 'open repository', path: backend.location };
@@ -117,18 +127,24 @@ export class Repository {
     // Every key file is read and checked first (no derivation yet, so this is cheap): damage is
     // reported even when a key before the damaged one opens.
     const damaged: HoldfastError[] = [];
-    const intactKeys: { name: string; bytes: Buffer; path: string }[] = [];
+    const intactKeys: { name: string; bytes: Buffer; path: string; workKiB: number }[] = [];
     for (const key of keys) {
       const path = `${backend.location}/keys/${key.name}`;
       try {
         const bytes = await backend.load('keys', key.name);
-        readKeyFileSummary(bytes, { path });
-        intactKeys.push({ name: key.name, bytes, path });
+        const summary = readKeyFileSummary(bytes, { path });
+        if (storageName(bytes) !== key.name) {
+          throw holdfastError('HOLDFAST_INTEGRITY', { operation: 'read key file', path }, "the file's content does not match its name (the name is the hash of the bytes it was written with): it was changed after it was written");
+        }
+        checkKdfCost(summary.kdf, { operation: 'open key file', path });
+        intactKeys.push({ name: key.name, bytes, path, workKiB: kdfWorkKiB(summary.kdf) });
       } catch (error) {
         if (!(error instanceof HoldfastError)) throw error;
         damaged.push(error);
       }
     }
+    // Cheapest first (a stable sort: listing order among equals), so a costly key delays only itself.
+    intactKeys.sort((a, b) => a.workKiB - b.workKiB);
     for (const key of intactKeys) {
       try {
         const master = await openKeyFile(key.bytes, password, { path: key.path });
@@ -144,7 +160,9 @@ export class Repository {
       throw holdfastError('HOLDFAST_WRONG_PASSWORD', context, `the password opens none of its ${plural(keys.length, 'key')}`);
     }
     const intact = intactKeys.length;
-    const opening = intact === 0 ? `none of its ${plural(keys.length, 'key file')} can be read` : `the password opens none of its ${plural(intact, 'intact key')}, and ${plural(damaged.length, 'key file')} cannot be read (the password may be one of theirs)`;
+    // A key that was not tried (too costly) may be the password's as much as one that cannot be read.
+    const untried = damaged.some((error) => error.code === 'HOLDFAST_LIMIT_EXCEEDED') ? ' or tried' : '';
+    const opening = intact === 0 ? `none of its ${plural(keys.length, 'key file')} can be read${untried}` : `the password opens none of its ${plural(intact, 'intact key')}, and ${plural(damaged.length, 'key file')} cannot be read${untried} (the password may be one of theirs)`;
     throw new HoldfastError(first.code, { ...context, cause: first }, `${opening}: ${damaged.map((error) => error.message).join('; ')}`);
   }
 
@@ -205,54 +223,90 @@ export class Repository {
     return name;
   }
 
+  /** The plaintext of an index, snapshot or lock file, verified against its name (see openSealed). */
   async loadSealed(kind: SealedKind, name: string): Promise<Buffer> {
     return this.openSealed(kind, name, await this.backend.load(kind, name));
   }
 
-  /** The plaintext of an index or snapshot file already read (check reads each file once). */
+  /**
+   * The plaintext of an index, snapshot or lock file already read (check reads each file once).
+   * Its name is the hash of its bytes (rule D5): bytes that do not hash to it are
+   * HOLDFAST_INTEGRITY before they are opened, so a file copied over another (an older snapshot
+   * under a newer one's name) is refused, not trusted; bytes that do but fail authentication, or
+   * are another kind of file, are HOLDFAST_INTEGRITY too.
+   */
   openSealed(kind: SealedKind, name: string, sealed: Buffer): Buffer {
-    return open(this.master.encryptionKey, sealed, associatedData(kind), { operation: `read ${{ index: 'index', snapshots: 'snapshot', locks: 'lock' }[kind]}`, path: `${this.backend.location}/${kind}/${name}` });
+    const context = { operation: `read ${{ index: 'index', snapshots: 'snapshot', locks: 'lock' }[kind]}`, path: `${this.backend.location}/${kind}/${name}` };
+    if (storageName(sealed) !== name) throw holdfastError('HOLDFAST_INTEGRITY', context, `the file's content does not match its name (the name is the hash of the bytes it was written with): it was damaged, or another file was put in its place`);
+    return open(this.master.encryptionKey, sealed, associatedData(kind), context);
   }
 
   async saveSnapshot(snapshot: Snapshot): Promise<string> {
     return this.saveSealed('snapshots', encodeJson(snapshot));
   }
 
-  /** Every snapshot, oldest first. A damaged one throws (check reads them its own way); one removed meanwhile is left out. */
-  async listSnapshots(): Promise<SnapshotRecord[]> {
-    const files = await this.backend.list('snapshots');
-    const read = await Promise.all(
-      files.map(async (file) => {
-        try {
-          return { id: file.name, snapshot: decodeSnapshot(await this.loadSealed('snapshots', file.name), `snapshots/${file.name}`) };
-        } catch (error) {
-          // Removed (by a forget running beside us) between the listing and the reading.
-          if (isErrorCode(error, 'ENOENT')) return null;
-          throw error;
-        }
-      }),
-    );
-    const records = read.filter((record): record is SnapshotRecord => record !== null);
-    return records.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+  /** One snapshot file, verified against its name and decoded: HOLDFAST_INTEGRITY or HOLDFAST_FORMAT_* when damaged. */
+  async loadSnapshot(id: string): Promise<SnapshotRecord> {
+    return { id, snapshot: decodeSnapshot(await this.loadSealed('snapshots', id), `${this.backend.location}/snapshots/${id}`) };
   }
 
   /**
-   * "latest" (the newest snapshot, of `filter` if given), or a full or short id (at least 4 hex
-   * characters, matching exactly one snapshot); HOLDFAST_NO_SNAPSHOT otherwise.
+   * Every intact snapshot, oldest first, and the snapshot files that cannot be trusted (cut short,
+   * garbage, another kind of file, content that does not match the name, a version this holdfast
+   * does not read): one damaged snapshot is reported and left out, never blocks the others (rule
+   * D5). A snapshot removed meanwhile (by a forget beside us) is left out silently; an error of
+   * the storage itself (EIO, EACCES) still throws, since it says nothing about the file.
    */
-  async findSnapshot(name: string, filter: (snapshot: Snapshot) => boolean = () => true): Promise<SnapshotRecord> {
-    const all = (await this.listSnapshots()).filter((record) => filter(record.snapshot));
+  async listSnapshots(): Promise<SnapshotListing> {
+    const files = await this.backend.list('snapshots');
+    const records: SnapshotRecord[] = [];
+    const damaged: HoldfastError[] = [];
+    await Promise.all(
+      files.map(async (file) => {
+        try {
+          records.push(await this.loadSnapshot(file.name));
+        } catch (error) {
+          if (isErrorCode(error, 'ENOENT')) return;
+          if (!isDamage(error)) throw error;
+          damaged.push(error);
+        }
+      }),
+    );
+    records.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+    damaged.sort((a, b) => a.path.localeCompare(b.path));
+    return { records, damaged };
+  }
+
+  /**
+   * "latest" (the newest intact snapshot, of `filter` if given; each damaged snapshot file met on
+   * the way goes to `onDamaged`), or a full or short id (at least 4 hex characters, matching
+   * exactly one snapshot file name; only that file is read, and a damaged one is its error).
+   * HOLDFAST_NO_SNAPSHOT when none matches.
+   */
+  async findSnapshot(name: string, options: { filter?: (snapshot: Snapshot) => boolean; onDamaged?: (error: HoldfastError) => void } = {}): Promise<SnapshotRecord> {
+    const filter = options.filter ?? ((): boolean => true);
     const fail = (reason: string): Error => holdfastError('HOLDFAST_NO_SNAPSHOT', { operation: 'find snapshot', path: name }, reason);
     if (name === 'latest') {
-      const latest = all.at(-1);
-      if (latest === undefined) throw fail('the repository has no snapshot yet');
+      const listing = await this.listSnapshots();
+      for (const error of listing.damaged) options.onDamaged?.(error);
+      const latest = listing.records.filter((record) => filter(record.snapshot)).at(-1);
+      if (latest === undefined) throw fail(listing.damaged.length === 0 ? 'the repository has no snapshot yet' : `the repository has no intact snapshot (${listing.damaged.length} cannot be read)`);
       return latest;
     }
     if (!/^[0-9a-f]+$/.test(name) || name.length < shortIdCharactersMin) throw fail(`give "latest" or a snapshot id of at least ${shortIdCharactersMin} hex characters`);
-    const matches = all.filter((record) => record.id.startsWith(name));
-    if (matches.length === 0) throw fail('no snapshot has this id');
-    if (matches.length > 1) throw fail(`${matches.length} snapshots begin with it (${matches.map((record) => record.id.slice(0, 8)).join(', ')}); give more of the id`);
-    return matches[0]!;
+    const matches = (await this.backend.list('snapshots')).filter((file) => file.name.startsWith(name));
+    if (matches.length > 1) throw fail(`${matches.length} snapshots begin with it (${matches.map((file) => file.name.slice(0, 8)).join(', ')}); give more of the id`);
+    const match = matches[0];
+    if (match === undefined) throw fail('no snapshot has this id');
+    let record: SnapshotRecord;
+    try {
+      record = await this.loadSnapshot(match.name);
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) throw fail('no snapshot has this id');
+      throw error;
+    }
+    if (!filter(record.snapshot)) throw fail('no snapshot has this id');
+    return record;
   }
 
   async listKeys(): Promise<KeyRecord[]> {
@@ -313,6 +367,11 @@ async function noRepositoryReason(backend: Backend): Promise<string> {
   if (foreign.length > 0) return `it is not a holdfast repository: it has no config file and holds other files (${describeNames(foreign)})`;
   if (names.length > 0) return 'it is not a holdfast repository yet: it has no config file (an init that did not finish?); run "holdfast init" again';
   return 'there is no repository (no config file); make one with "holdfast init"';
+}
+
+/** An error that says a file's content cannot be trusted (not that the storage failed). */
+function isDamage(error: unknown): error is HoldfastError {
+  return error instanceof HoldfastError && (error.code === 'HOLDFAST_INTEGRITY' || error.code === 'HOLDFAST_LIMIT_EXCEEDED' || error.code.startsWith('HOLDFAST_FORMAT_'));
 }
 
 function associatedData(kind: FileKind): Buffer {
