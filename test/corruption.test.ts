@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, tru
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TraceRecorder, withRepository } from '../src/api/index.js';
+import { TraceRecorder, withRepository } from '../src/api/internal.js';
 import { compareTrees } from '../src/test-support/compare-trees.js';
 import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';

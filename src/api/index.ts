@@ -1,82 +1,30 @@
 /**
- * The public library surface. No export takes or returns a bare fd number (rule H1).
+ * holdfast as a library: the public surface (docs/library.md).
+ *
+ *   import { Holdfast } from 'holdfast';
+ *   const repository = new Holdfast({ repository: '/backups/home', password });
+ *   const { snapshotId } = await repository.backup(['/home/ann']);
+ *
+ * Everything here is documented and stays compatible within a major version. The machinery
+ * below it (handles, buffer pools, worker pools, the Io interface, codecs) is internal: the CLI
+ * reaches it through api/internal.ts, which is not part of the package's exports.
  */
-export { BufferPool, Lease } from '../io/buffer-pool.js';
-export { BufferedWriter } from '../io/buffered-writer.js';
-export { Handle, expectKind } from '../io/handle.js';
-export type { Ownership } from '../io/handle.js';
-export type { AccessMode, HandleKind, HandleModes } from '../io/handle-kind.js';
-export type { Io, OpenOptions, TransferOptions, XattrSubject } from '../io/io.js';
-export type { AllocateMode, FileStat } from '../io/backend.js';
-export { Operation } from '../io/operation.js';
-export type { IoResult, OperationKind, OperationState } from '../io/operation.js';
-export { createNodeIo } from '../io/node/create-node-io.js';
-export { HoldfastError, SystemCallError } from '../errors/holdfast-error.js';
-export type { FilePath } from '../base/file-path.js';
-export { displayPath, isAtOrBelow } from '../base/file-path.js';
-export type { NodeKind } from '../io/backend.js';
-export { OwnerNames } from '../source/owner-names.js';
-export type { EntryHeader, EntryType, AclEntry, Xattr, Extent } from '../format/entry.js';
-export type { SourceEntry, EntrySink, ByteInput } from '../streams/entry-pipe.js';
-export { BackupReader } from '../streams/backup-reader.js';
-export type { BackupReaderOptions } from '../streams/backup-reader.js';
-export { BackupWriter } from '../streams/backup-writer.js';
-export type { RestoreOptions, RestoreSummary } from '../streams/restorer.js';
-export { exportArchive } from '../engine/export-archive.js';
-export type { ArchiveFormat, ExportOptions, ExportProgress, ExportSummary } from '../engine/export-archive.js';
-export { importArchive } from '../engine/import-archive.js';
-export type { ImportFormat, ImportOptions, ImportSummary } from '../engine/import-archive.js';
-export { withRepository } from '../engine/repository-session.js';
-export type { RepositorySession, SessionOptions } from '../engine/repository-session.js';
-export { backup } from '../engine/backup.js';
-export type { BackupOptions, BackupProgress, BackupResult } from '../engine/backup.js';
-export { restoreSnapshot } from '../engine/restore.js';
-export type { RestoreProgress, SnapshotRestoreOptions, SnapshotRestoreSummary } from '../engine/restore.js';
-export { checkRepository } from '../engine/check.js';
-export { pruneRepository } from '../engine/prune.js';
-export type { PruneOptions, PrunePlan, PruneSummary } from '../engine/prune.js';
-export type { CheckOptions, CheckProblem, CheckSummary, DamagedFile } from '../engine/check.js';
-export { repairIndex, repairSnapshots, repairedTag } from '../engine/repair.js';
-export type { RepairIndexOptions, RepairIndexSummary, RepairSnapshotsOptions, RepairSnapshotsSummary, SnapshotRepair } from '../engine/repair.js';
-export { Repository } from '../repo/repository.js';
-export type { KeyOptions, KeyRecord, SnapshotListing, SnapshotRecord } from '../repo/repository.js';
-export { RepositoryLock, listLocks, describeLock } from '../repo/lock.js';
-export type { HeldLock, LockMode, LockOptions } from '../repo/lock.js';
-export { snapshotEntries } from '../repo/tree-reader.js';
-export type { Snapshot, SnapshotSummary } from '../format/repo/snapshot-codec.js';
-export type { ChunkReference, TreeEntry } from '../format/repo/tree-codec.js';
-export { defaultKdfParameters, testKdfParameters } from '../repo/key-file.js';
+export { Holdfast } from './holdfast.js';
+export type { HoldfastBackupOptions, HoldfastBackupResult, HoldfastCheckResult, HoldfastForgetResult, HoldfastOptions, HoldfastRestoreOptions, SnapshotInfo } from './holdfast.js';
+/** What a snapshot's backup did: entries, files, bytes, what was new, problems, duration. */
+export type { SnapshotSummary } from '../format/repo/snapshot-codec.js';
+/** What a restore did: entries restored, refused and not restored, bytes written. */
+export type { SnapshotRestoreSummary } from '../engine/restore.js';
+/** What check found: files read, problems, damaged snapshots and files. */
+export type { CheckSummary, DamagedFile } from '../engine/check.js';
+/** What prune did: packs deleted and repacked, index files rewritten. */
+export type { PrunePlan, PruneSummary } from '../engine/prune.js';
+/** A retention policy for forget(): restic's --keep-* rules. */
+export type { ForgetPolicy, KeepDuration } from '../engine/forget-policy.js';
+/** "7d", "2w", "1y6m" as a KeepDuration for ForgetPolicy.keepWithin. */
+export { parseKeepDuration } from '../engine/forget-policy.js';
+/** Every failure: `code` is stable (HOLDFAST_WRONG_PASSWORD, HOLDFAST_NO_REPOSITORY, ...), with the operation and the path. */
+export { HoldfastError } from '../errors/holdfast-error.js';
+/** Key derivation cost (argon2id) for Holdfast#init; the defaults are what the CLI writes. */
 export type { KdfParameters } from '../repo/key-file.js';
-export { TraceRecorder, installFlightRecorderDumps } from '../trace/trace-recorder.js';
-export { verifyRestoredFiles } from '../engine/verify-restore.js';
-export type { VerifySummary } from '../engine/verify-restore.js';
-export { applyPolicy, defaultGroupBy, emptyPolicy, groupSnapshots, hasTags, isEmptyPolicy, parseGroupBy, parseKeepCount, parseKeepDuration, parseTagList } from '../engine/forget-policy.js';
-export type { ForgetPolicy, GroupBy, KeepDuration, KeptSnapshot, PolicyDecision, PolicySnapshot, SnapshotGroup } from '../engine/forget-policy.js';
-export { NbdServer, granularityBytesDefault } from '../blockdev/nbd-server.js';
-export type { ServeOptions, ServerEvent, SnapshotReply } from '../blockdev/nbd-server.js';
-export { requestSnapshot, requestDropSnapshot } from '../blockdev/snapshot-request.js';
-export type { ServerAddress, SnapshotRequestOptions } from '../blockdev/snapshot-request.js';
-export { holdTimeoutMsDefault } from '../blockdev/flush-and-hold.js';
-export { backupVolume, volumeTag } from '../engine/volume-backup.js';
-export type { VolumeBackupOptions, VolumeBackupProgress, VolumeBackupResult } from '../engine/volume-backup.js';
-export { restoreVolume } from '../engine/volume-restore.js';
-export type { VolumeRestoreOptions, VolumeRestoreProgress, VolumeRestoreSummary } from '../engine/volume-restore.js';
-export type { VolumeMetadata } from '../format/repo/snapshot-codec.js';
-export { NbdClient } from '../blockdev/nbd-client.js';
-export type { NbdConnectOptions, NbdExportInfo, StatusRange } from '../blockdev/nbd-client.js';
-export { isNbdUri, parseNbdUri } from '../blockdev/nbd-uri.js';
-export type { NbdAddress } from '../blockdev/nbd-uri.js';
-export { applyTagChange, retagSnapshots } from '../engine/tag-snapshots.js';
-export type { RetaggedSnapshot, TagChange } from '../engine/tag-snapshots.js';
-export { unlockRepository } from '../engine/unlock.js';
-export type { UnlockSummary } from '../engine/unlock.js';
-export { catKinds, catRepositoryObject } from '../engine/cat.js';
-export type { CatKind } from '../engine/cat.js';
-export { dumpSnapshot } from '../engine/dump.js';
-export type { DumpOptions, DumpSummary } from '../engine/dump.js';
-export { compileGlobs } from '../engine/globs.js';
-export type { GlobMatcher, GlobOptions } from '../engine/globs.js';
-export { backupFilter, cacheDirectoryTag } from '../engine/backup-filter.js';
-export type { BackupExclude, BackupFilterOptions, MarkerFile } from '../engine/backup-filter.js';
-export { streamEntry } from '../source/stream-entry.js';
-export type { StreamEntryOptions } from '../source/stream-entry.js';
+export { defaultKdfParameters } from '../repo/key-file.js';

@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { backup, backupFilter, backupVolume, displayPath, isNbdUri, OwnerNames, streamEntry, type BackupExclude, type BackupProgress, type BufferPool, type Io, type SnapshotRecord, type SourceEntry, type VolumeBackupProgress } from '../api/index.js';
+import { backup, backupFilter, latestParent, backupVolume, displayPath, isNbdUri, OwnerNames, streamEntry, type BackupExclude, type BackupProgress, type BufferPool, type Io, type SnapshotRecord, type SourceEntry, type VolumeBackupProgress } from '../api/internal.js';
 import { fromNodeError, HoldfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -103,13 +103,12 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
     if (madeDefault) noteDefaultRepository(reporter, place);
-    const sortedPaths = [...paths].sort().join('\0');
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
       // A damaged snapshot file is named and passed over: the parent is the newest intact one.
       const listing = await repository.listSnapshots();
       reportDamagedSnapshots(reporter, listing.damaged, 'warning');
-      parent = listing.records.filter((record) => record.snapshot.hostname === hostname && [...record.snapshot.paths].sort().join('\0') === sortedPaths).at(-1) ?? null;
+      parent = latestParent(listing.records, hostname, paths);
     }
     const exclude = plan.exclude?.(io, pool);
     const result = await backup(io, repository, paths, {

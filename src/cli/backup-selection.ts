@@ -5,7 +5,7 @@
  * --exclude-larger-than). The rules themselves are engine/backup-filter.ts's.
  */
 import { readFileSync } from 'node:fs';
-import { cacheDirectoryTag, type BackupFilterOptions, type MarkerFile } from '../api/index.js';
+import { cacheDirectoryTag, type BackupFilterOptions, type MarkerFile } from '../api/internal.js';
 import { UsageError } from './export-command.js';
 
 export const selectionOptionSpec = {

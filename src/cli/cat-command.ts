@@ -4,7 +4,7 @@
  * Prints one repository file as indented JSON on stdout (engine/cat.ts decodes it).
  */
 import { parseArgs } from 'node:util';
-import { catKinds, catRepositoryObject, type CatKind } from '../api/index.js';
+import { catKinds, catRepositoryObject, type CatKind } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';

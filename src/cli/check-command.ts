@@ -2,7 +2,7 @@
  * holdfast check [--read-data | --read-data-subset N%] [repository options]
  */
 import { parseArgs } from 'node:util';
-import { checkRepository } from '../api/index.js';
+import { checkRepository } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatDuration, Reporter } from './reporter.js';

@@ -6,7 +6,7 @@
  * them: the raw bytes of the chunks B references and A does not, and the other way round.
  */
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { displayPath, snapshotEntries, type EntryHeader, type Repository, type Snapshot, type TreeEntry } from '../api/index.js';
+import { displayPath, snapshotEntries, type EntryHeader, type Repository, type Snapshot, type TreeEntry } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';

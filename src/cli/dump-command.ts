@@ -5,7 +5,7 @@
  * snapshot) as a pax tar; engine/dump.ts does the work.
  */
 import { parseArgs } from 'node:util';
-import { dumpSnapshot, type Handle } from '../api/index.js';
+import { dumpSnapshot, type Handle } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';

@@ -2,7 +2,7 @@
  * holdfast export PATH... [--format stream|tar] [-o FILE|-] [--one-file-system] [--json]
  */
 import { parseArgs } from 'node:util';
-import { BufferPool, createNodeIo, exportArchive, OwnerNames, type ArchiveFormat, type Handle } from '../api/index.js';
+import { BufferPool, createNodeIo, exportArchive, OwnerNames, type ArchiveFormat, type Handle } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 

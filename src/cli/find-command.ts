@@ -5,7 +5,7 @@
  * "/" an entry's own name at any depth, with "/" its path.
  */
 import { parseArgs } from 'node:util';
-import { compileGlobs, displayPath, snapshotEntries, type SnapshotRecord } from '../api/index.js';
+import { compileGlobs, displayPath, snapshotEntries, type SnapshotRecord } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { entryJson, isoTimeNs } from './ls-command.js';

@@ -20,7 +20,7 @@ import {
   parseTagList,
   type ForgetPolicy,
   type SnapshotRecord,
-} from '../api/index.js';
+} from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';

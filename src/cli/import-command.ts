@@ -4,7 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/index.js';
+import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { makeDirectories } from './make-directories.js';

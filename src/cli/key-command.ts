@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Repository } from '../api/index.js';
+import type { Repository } from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';

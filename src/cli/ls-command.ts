@@ -5,7 +5,7 @@
  * memory; that is why --long pads to fixed widths instead of measuring every row first.
  */
 import { parseArgs } from 'node:util';
-import { displayPath, isAtOrBelow, snapshotEntries, type EntryHeader, type EntryType } from '../api/index.js';
+import { displayPath, isAtOrBelow, snapshotEntries, type EntryHeader, type EntryType } from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';

@@ -2,7 +2,7 @@
  * holdfast prune [--dry-run] [--repack-unused PERCENT] [--wait-for-operations DURATION]
  */
 import { parseArgs } from 'node:util';
-import { pruneRepository, type PruneSummary } from '../api/index.js';
+import { pruneRepository, type PruneSummary } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';

@@ -6,7 +6,7 @@
  * are rewritten.
  */
 import { parseArgs } from 'node:util';
-import { repairIndex, repairSnapshots } from '../api/index.js';
+import { repairIndex, repairSnapshots } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';

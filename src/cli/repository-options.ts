@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type RepositorySession } from '../api/index.js';
+import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type RepositorySession } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { readPasswordFromTerminal } from './password-prompt.js';

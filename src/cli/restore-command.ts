@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileGlobs, OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/index.js';
+import { compileGlobs, OwnerNames, restoreSnapshot, restoreVolume, verifyRestoredFiles } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { makeDirectories } from './make-directories.js';

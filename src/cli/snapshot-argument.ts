@@ -3,7 +3,7 @@
  * the snapshot, either as stored ("data/sub", starting at a backed-up root's own name) or as
  * the absolute path it had when backed up ("/srv/data/sub").
  */
-import type { Snapshot } from '../api/index.js';
+export { entryPathIn } from '../api/internal.js';
 
 export interface SnapshotArgument {
   name: string;
@@ -15,17 +15,4 @@ export function parseSnapshotArgument(text: string): SnapshotArgument {
   if (colon < 0) return { name: text, path: null };
   const path = text.slice(colon + 1);
   return { name: text.slice(0, colon), path: path === '' || path === '/' ? null : path };
-}
-
-/** The path as the snapshot names entries ("data/sub"), or null for the whole snapshot. */
-export function entryPathIn(snapshot: Snapshot, path: string | null): Buffer | null {
-  if (path === null) return null;
-  const trimmed = path.replace(/\/+$/, '');
-  for (const root of snapshot.paths) {
-    if (trimmed === root || trimmed.startsWith(`${root}/`)) {
-      const rootName = root.slice(root.lastIndexOf('/') + 1);
-      return Buffer.from(`${rootName}${trimmed.slice(root.length)}`);
-    }
-  }
-  return Buffer.from(trimmed.replace(/^\/+/, ''));
 }

@@ -11,7 +11,7 @@
  * explicit id names one snapshot whatever the filter says, as in restic.
  */
 import { resolve } from 'node:path';
-import { hasTags, parseTagList, type Repository, type Snapshot, type SnapshotRecord } from '../api/index.js';
+import { hasTags, parseTagList, type Repository, type Snapshot, type SnapshotRecord } from '../api/internal.js';
 import { holdfastError, isErrorCode, type HoldfastError } from '../errors/holdfast-error.js';
 import type { Reporter } from './reporter.js';
 

@@ -7,7 +7,7 @@
  * blob / their stored bytes (so above 1 means smaller on disk).
  */
 import { parseArgs } from 'node:util';
-import { snapshotEntries, type SnapshotRecord } from '../api/index.js';
+import { snapshotEntries, type SnapshotRecord } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';

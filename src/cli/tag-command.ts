@@ -7,7 +7,7 @@
  * and renders.
  */
 import { parseArgs } from 'node:util';
-import { parseTagList, retagSnapshots, type TagChange } from '../api/index.js';
+import { parseTagList, retagSnapshots, type TagChange } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';

@@ -5,7 +5,7 @@
  * itself (a repository whose lock is in the way is what it is for).
  */
 import { parseArgs } from 'node:util';
-import { describeLock, unlockRepository } from '../api/index.js';
+import { describeLock, unlockRepository } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';

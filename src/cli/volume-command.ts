@@ -5,7 +5,7 @@
  *                          [--hold-timeout 10s] [--drop NAME]
  */
 import { parseArgs } from 'node:util';
-import { createNodeIo, holdTimeoutMsDefault, NbdServer, requestDropSnapshot, requestSnapshot, type ServerAddress, type ServerEvent } from '../api/index.js';
+import { createNodeIo, holdTimeoutMsDefault, NbdServer, requestDropSnapshot, requestSnapshot, type ServerAddress, type ServerEvent } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes } from './reporter.js';
