@@ -49,6 +49,8 @@ const fchownat = libc.func('int fchownat(int directoryFd, const char *path, uint
 const fchmodat = libc.func('int fchmodat(int directoryFd, const char *path, uint32_t mode, int flags)');
 const statx = libc.func('int statx(int directoryFd, const char *path, int flags, uint32_t mask, _Out_ void *result)');
 const close = libc.func('int close(int fd)');
+// glibc's utimensat() refuses a NULL path (EINVAL); futimens is the descriptor's own call.
+const futimens = libc.func('int futimens(int fd, const void *times)');
 
 /** AT_FDCWD, AT_SYMLINK_NOFOLLOW and AT_REMOVEDIR of Linux. */
 const atCurrentDirectory = -100;
@@ -151,8 +153,8 @@ export const blocking = {
   setTimes: (path: CPath, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> =>
     callAsync(utimensat, [atCurrentDirectory, cPath(path), timespecPair(atimeNs, mtimeNs), atSymlinkNoFollow]),
   makeNode: (path: CPath, mode: number, device: bigint): Promise<CallResult> => callAsync(mknod, [cPath(path), mode, device]),
-  /** futimens: the times of an open descriptor (utimensat with a NULL path). */
-  setTimesOf: (fd: number, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> => callAsync(utimensat, [fd, null, timespecPair(atimeNs, mtimeNs), 0]),
+  /** futimens: the times of an open descriptor. */
+  setTimesOf: (fd: number, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> => callAsync(futimens, [fd, timespecPair(atimeNs, mtimeNs)]),
   setTimesAt: (directoryFd: number, name: Buffer, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> =>
     callAsync(utimensat, [directoryFd, cPath(name), timespecPair(atimeNs, mtimeNs), atSymlinkNoFollow]),
   openAt: (directoryFd: number, name: Buffer, flags: number, mode: number): Promise<CallResult> => callAsync(openat, [directoryFd, cPath(name), flags | openCloseOnExec, mode]),
