@@ -122,8 +122,8 @@ export interface Backend extends HandleReleaser {
    * Opens `relative` (one or more components) below `directory` without following a symlink
    * anywhere and without leaving it: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or
    * openat with O_NOFOLLOW (and O_DIRECTORY on the way) per component where the kernel lacks it.
-   * A symlink fails with ELOOP (ENOTDIR at the end where a directory is wanted), a non-directory
-   * on the way with ENOTDIR.
+   * A symlink fails with ELOOP, or ENOTDIR where a directory is wanted (at the end, or on the way
+   * without openat2); a non-directory on the way with ENOTDIR.
    */
   openAt(directory: Descriptor, relative: Buffer, flags: OpenFlags, mode: number): Promise<Opened>;
   /** fstatat with AT_SYMLINK_NOFOLLOW. */

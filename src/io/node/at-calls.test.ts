@@ -9,13 +9,16 @@
  * descriptor of this process is left open (/proc/self/fd).
  */
 import assert from 'node:assert/strict';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { errnoNumber } from '../../errors/holdfast-error.js';
 import { checkNoDescriptorLeaks } from '../../test-support/system-tools.js';
 import { temporaryDirectory } from '../../test-support/temporary-directory.js';
 import type { Io } from '../io.js';
 import { createNodeIo } from './create-node-io.js';
+import { openPerComponent } from './open-beneath.js';
 
 const io: Io = createNodeIo();
 checkNoDescriptorLeaks();
@@ -109,5 +112,28 @@ test('lstatAt() describes a symlink itself; unlinkAt, removeDirectoryAt, makeHar
     assert.deepEqual((await readdir(directory.path)).sort(), ['fifo', 'file', 'second']);
   } finally {
     await root.close();
+  }
+});
+
+test('without openat2, each component is opened with O_NOFOLLOW from the one before: a symlink on the way (ENOTDIR) or at the end (ELOOP) is refused, and nothing is left open', async () => {
+  using directory = temporaryDirectory();
+  await mkdir(join(directory.path, 'a', 'b'), { recursive: true });
+  await mkdir(join(directory.path, 'outside'));
+  await symlink(join(directory.path, 'outside'), join(directory.path, 'a', 'swapped'));
+  const root = openSync(directory.path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const directoryFlags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+    const opened = await openPerComponent(root, [name('a'), name('b')], directoryFlags, 0);
+    assert.ok(opened.result >= 0, `errno ${opened.errno}`);
+    assert.equal(fstatSync(opened.result).ino, (await lstat(join(directory.path, 'a', 'b'))).ino);
+    closeSync(opened.result);
+    const created = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const throughSymlink = await openPerComponent(root, [name('a'), name('swapped'), name('new')], created, 0o600);
+    assert.equal(throughSymlink.errno, errnoNumber('ENOTDIR'), 'O_DIRECTORY | O_NOFOLLOW on the way: a symlink is not a directory');
+    const atSymlink = await openPerComponent(root, [name('a'), name('swapped')], created & ~constants.O_EXCL, 0o600);
+    assert.equal(atSymlink.errno, errnoNumber('ELOOP'));
+    assert.deepEqual(await readdir(join(directory.path, 'outside')), []);
+  } finally {
+    closeSync(root);
   }
 });

@@ -3,9 +3,9 @@
  * symlink and without leaving the directory (rule D4). One openat2() with RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the kernel has it (Linux 5.6); otherwise
  * openat() per component with O_NOFOLLOW, and O_DIRECTORY for every component on the way, each
- * relative to the descriptor of the one before. Either way a symlink fails with ELOOP (or
- * ENOTDIR at the end when O_DIRECTORY is asked) and a non-directory on the way with ENOTDIR;
- * nothing is resolved from a path string.
+ * relative to the descriptor of the one before. A symlink fails with ELOOP, or ENOTDIR where a
+ * directory is wanted (at the end with O_DIRECTORY; on the way without openat2), and so does a
+ * non-directory on the way; nothing is resolved from a path string.
  *
  * The descriptors of the components on the way are this function's own: closed before it
  * returns, whatever happens. The caller owns the one returned.
@@ -30,7 +30,8 @@ export async function openBeneath(directoryFd: number, relative: Buffer, flags: 
   return openPerComponent(directoryFd, components(relative), noFollowFlags, mode);
 }
 
-async function openPerComponent(directoryFd: number, names: Buffer[], flags: number, mode: number): Promise<CallResult> {
+/** The fallback without openat2, exported for its own test (the kernels here all have openat2). */
+export async function openPerComponent(directoryFd: number, names: Buffer[], flags: number, mode: number): Promise<CallResult> {
   let current = directoryFd;
   try {
     for (const [index, name] of names.entries()) {
