@@ -63,8 +63,13 @@ export type ReadyDirection = 'read' | 'write';
 
 export type AllocateMode = 'extend' | 'keep-size' | 'punch-hole' | 'zero-range';
 
-/** An xattr target: an open handle's descriptor, or a path whose last component is not followed. */
-export type XattrTarget = { descriptor: Descriptor } | { path: FilePath };
+/**
+ * What a metadata call (owner, mode, times, xattrs) acts on: an open handle's descriptor, a path
+ * whose last component is not followed, or one name in a held directory, not followed either
+ * (rule D4: nothing on the way is resolved from a path string).
+ */
+export type MetadataTarget = { descriptor: Descriptor } | { path: FilePath } | { directory: Descriptor; name: Buffer };
+export type XattrTarget = MetadataTarget;
 
 /** How a backend learns of a cancel: the flag is free, the signal is made on first use. */
 export interface Cancellation {
@@ -98,12 +103,40 @@ export interface Backend extends HandleReleaser {
   /** link(): a new name for `existing`; a final symlink in `existing` is not followed. */
   makeHardLink(existing: FilePath, path: FilePath): Promise<void>;
   makeNode(path: FilePath, kind: NodeKind, mode: number, deviceMajor: number, deviceMinor: number): Promise<void>;
-  /** lchown: never follows a final symlink. */
-  setOwner(path: FilePath, uid: number, gid: number): Promise<void>;
-  /** chmod of the permission and special bits; follows a symlink, so never call it on one. */
-  setMode(path: FilePath, mode: number): Promise<void>;
-  /** utimensat with AT_SYMLINK_NOFOLLOW: nanosecond times, before 1970 too. */
-  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+  /** lchown, fchown or fchownat with AT_SYMLINK_NOFOLLOW: never follows a final symlink. */
+  setOwner(target: MetadataTarget, uid: number, gid: number): Promise<void>;
+  /**
+   * The permission and special bits: fchmod, or fchmodat with AT_SYMLINK_NOFOLLOW for a name (a
+   * symlink there fails with EOPNOTSUPP). chmod of a path follows a symlink: never call it on one.
+   */
+  setMode(target: MetadataTarget, mode: number): Promise<void>;
+  /** utimensat (AT_SYMLINK_NOFOLLOW for a path or name; futimens for a descriptor): nanosecond times, before 1970 too. */
+  setTimes(target: MetadataTarget, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+
+  /*
+   * The *at calls (rule D4): `name` is one component (no "/", not "." or ".."), looked up in the
+   * directory `directory` was opened on, wherever that directory has been moved since; a symlink
+   * at `name` is never followed. IoCore checks the names before any call.
+   */
+  /**
+   * Opens `relative` (one or more components) below `directory` without following a symlink
+   * anywhere and without leaving it: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or
+   * openat with O_NOFOLLOW (and O_DIRECTORY on the way) per component where the kernel lacks it.
+   * A symlink fails with ELOOP, or ENOTDIR where a directory is wanted (at the end, or on the way
+   * without openat2); a non-directory on the way with ENOTDIR.
+   */
+  openAt(directory: Descriptor, relative: Buffer, flags: OpenFlags, mode: number): Promise<Opened>;
+  /** fstatat with AT_SYMLINK_NOFOLLOW. */
+  statAt(directory: Descriptor, name: Buffer): Promise<FileStat>;
+  makeDirectoryAt(directory: Descriptor, name: Buffer, mode: number): Promise<void>;
+  /** unlinkat: a directory at `name` fails with EISDIR. */
+  unlinkAt(directory: Descriptor, name: Buffer): Promise<void>;
+  /** unlinkat with AT_REMOVEDIR: only an empty directory. */
+  removeDirectoryAt(directory: Descriptor, name: Buffer): Promise<void>;
+  makeSymlinkAt(target: FilePath, directory: Descriptor, name: Buffer): Promise<void>;
+  /** linkat without AT_SYMLINK_FOLLOW: a symlink at the existing name is linked, not followed. */
+  makeHardLinkAt(existingDirectory: Descriptor, existingName: Buffer, directory: Descriptor, name: Buffer): Promise<void>;
+  makeNodeAt(directory: Descriptor, name: Buffer, kind: NodeKind, mode: number, deviceMajor: number, deviceMinor: number): Promise<void>;
   truncate(descriptor: Descriptor, sizeBytes: number): Promise<void>;
 
   listXattrs(target: XattrTarget): Promise<string[]>;

@@ -5,13 +5,13 @@
  */
 import { assert } from '../base/assert.js';
 import { errnoNumber, holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
-import type { FilePath } from '../base/file-path.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from './backend.js';
+import { displayPath, type FilePath } from '../base/file-path.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, MetadataTarget, NodeKind, OpenFlags, Opened, ReadyDirection } from './backend.js';
 import type { Lease } from './buffer-pool.js';
 import type { Descriptor } from './descriptor.js';
 import { Handle, acquireHandle, expectKind } from './handle.js';
 import { canRead, canWrite, type HandleKind } from './handle-kind.js';
-import type { Io, OpenOptions, TransferOptions, XattrSubject } from './io.js';
+import type { Io, MetadataSubject, NameAt, OpenOptions, TransferOptions, XattrSubject } from './io.js';
 import { Operation, OperationFailure, OperationQueue, type OperationKind, type WorkContext, type WorkOutcome } from './operation.js';
 
 export interface IoCoreOptions {
@@ -127,16 +127,63 @@ export class IoCore implements Io {
     return this.#backend.makeNode(path, kind, options.mode, options.deviceMajor ?? 0, options.deviceMinor ?? 0);
   }
 
-  setOwner(path: FilePath, uid: number, gid: number): Promise<void> {
-    return this.#backend.setOwner(path, uid, gid);
+  setOwner(subject: MetadataSubject, uid: number, gid: number): Promise<void> {
+    return this.#metadata(subject, 'set owner of', (target) => this.#backend.setOwner(target, uid, gid));
   }
 
-  setMode(path: FilePath, mode: number): Promise<void> {
-    return this.#backend.setMode(path, mode);
+  setMode(subject: MetadataSubject, mode: number): Promise<void> {
+    return this.#metadata(subject, 'set mode of', (target) => this.#backend.setMode(target, mode));
   }
 
-  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
-    return this.#backend.setTimes(path, atimeNs, mtimeNs);
+  setTimes(subject: MetadataSubject, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+    return this.#metadata(subject, 'set times of', (target) => this.#backend.setTimes(target, atimeNs, mtimeNs));
+  }
+
+  async openAt(directory: Handle<'directory'>, relative: Buffer, options: OpenOptions = {}): Promise<Handle> {
+    checkBelow(directory, relative, 'open', true);
+    const flags = openFlags({ ...options, noFollow: true }, false);
+    const opened = await this.#usingKind(directory, 'directory', 'open', (descriptor) => this.#backend.openAt(descriptor, relative, flags, options.mode ?? 0o666));
+    return this.#handle(opened, 'owned');
+  }
+
+  async openFileAt(directory: Handle<'directory'>, relative: Buffer, options: OpenOptions = {}): Promise<Handle<'file'>> {
+    return this.#narrow(await this.openAt(directory, relative, options), 'file', 'open file');
+  }
+
+  async openDirectoryAt(directory: Handle<'directory'>, relative: Buffer): Promise<Handle<'directory'>> {
+    checkBelow(directory, relative, 'open directory', true);
+    const opened = await this.#usingKind(directory, 'directory', 'open directory', (descriptor) => this.#backend.openAt(descriptor, relative, openFlags({ noFollow: true }, true), 0));
+    return this.#narrow(this.#handle(opened, 'owned'), 'directory', 'open directory');
+  }
+
+  lstatAt(directory: Handle<'directory'>, name: Buffer): Promise<FileStat> {
+    return this.#at(directory, name, 'stat', (descriptor) => this.#backend.statAt(descriptor, name));
+  }
+
+  makeDirectoryAt(directory: Handle<'directory'>, name: Buffer, options: { mode?: number } = {}): Promise<void> {
+    return this.#at(directory, name, 'make directory', (descriptor) => this.#backend.makeDirectoryAt(descriptor, name, options.mode ?? 0o777));
+  }
+
+  unlinkAt(directory: Handle<'directory'>, name: Buffer): Promise<void> {
+    return this.#at(directory, name, 'unlink', (descriptor) => this.#backend.unlinkAt(descriptor, name));
+  }
+
+  removeDirectoryAt(directory: Handle<'directory'>, name: Buffer): Promise<void> {
+    return this.#at(directory, name, 'remove directory', (descriptor) => this.#backend.removeDirectoryAt(descriptor, name));
+  }
+
+  makeSymlinkAt(target: FilePath, directory: Handle<'directory'>, name: Buffer): Promise<void> {
+    return this.#at(directory, name, 'make symlink', (descriptor) => this.#backend.makeSymlinkAt(target, descriptor, name));
+  }
+
+  makeHardLinkAt(existing: NameAt, directory: Handle<'directory'>, name: Buffer): Promise<void> {
+    return this.#at(existing.directory, existing.name, 'link', (existingDescriptor) =>
+      this.#at(directory, name, 'link', (descriptor) => this.#backend.makeHardLinkAt(existingDescriptor, existing.name, descriptor, name)),
+    );
+  }
+
+  makeNodeAt(directory: Handle<'directory'>, name: Buffer, kind: NodeKind, options: { mode: number; deviceMajor?: number; deviceMinor?: number }): Promise<void> {
+    return this.#at(directory, name, `make ${kind}`, (descriptor) => this.#backend.makeNodeAt(descriptor, name, kind, options.mode, options.deviceMajor ?? 0, options.deviceMinor ?? 0));
   }
 
   truncate(handle: Handle<'file'>, sizeBytes: number): Promise<void> {
@@ -147,19 +194,19 @@ export class IoCore implements Io {
   }
 
   listXattrs(subject: XattrSubject): Promise<string[]> {
-    return this.#xattr(subject, 'list xattrs of', (target) => this.#backend.listXattrs(target));
+    return this.#metadata(subject, 'list xattrs of', (target) => this.#backend.listXattrs(target));
   }
 
   getXattr(subject: XattrSubject, name: string): Promise<Buffer | null> {
-    return this.#xattr(subject, 'get xattr of', (target) => this.#backend.getXattr(target, name));
+    return this.#metadata(subject, 'get xattr of', (target) => this.#backend.getXattr(target, name));
   }
 
   setXattr(subject: XattrSubject, name: string, value: Uint8Array): Promise<void> {
-    return this.#xattr(subject, 'set xattr of', (target) => this.#backend.setXattr(target, name, value));
+    return this.#metadata(subject, 'set xattr of', (target) => this.#backend.setXattr(target, name, value));
   }
 
   removeXattr(subject: XattrSubject, name: string): Promise<void> {
-    return this.#xattr(subject, 'remove xattr of', (target) => this.#backend.removeXattr(target, name));
+    return this.#metadata(subject, 'remove xattr of', (target) => this.#backend.removeXattr(target, name));
   }
 
   seekData(handle: Handle<'file'>, offset: number): Promise<number | null> {
@@ -245,9 +292,20 @@ export class IoCore implements Io {
     return this.#using(handle, operation, call);
   }
 
-  #xattr<T>(subject: XattrSubject, operation: string, call: (target: XattrTarget) => Promise<T>): Promise<T> {
+  #metadata<T>(subject: MetadataSubject, operation: string, call: (target: MetadataTarget) => Promise<T>): Promise<T> {
     if (typeof subject === 'string' || Buffer.isBuffer(subject)) return call({ path: subject });
-    return this.#using(subject, operation, (descriptor) => call({ descriptor }));
+    if (subject instanceof Handle) return this.#using(subject, operation, (descriptor) => call({ descriptor }));
+    return this.#at(subject.directory, subject.name, operation, (directory) => call({ directory, name: subject.name }));
+  }
+
+  /** Checks that `name` is one component and runs the call holding the directory handle. */
+  #at<T>(directory: Handle<'directory'>, name: Buffer, operation: string, call: (descriptor: Descriptor) => Promise<T>): Promise<T> {
+    try {
+      checkBelow(directory, name, operation, false);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.#usingKind(directory, 'directory', operation, call);
   }
 
   async #readWork(descriptor: Descriptor, context: WorkContext, offset: number, length: number, position: number | null): Promise<WorkOutcome> {
@@ -316,6 +374,30 @@ function openFlags(options: OpenOptions, directory: boolean): OpenFlags {
     noFollow: options.noFollow ?? false,
     nonBlocking: options.nonBlocking ?? false,
   };
+}
+
+const slash = 0x2f;
+const nul = 0x00;
+
+/**
+ * Names below a held directory: one component (or several for `relative`), none empty, "." or
+ * "..", and no NUL. A name that breaks this is refused before any I/O: it would leave the
+ * directory, or name something else than the caller meant.
+ */
+function checkBelow(directory: Handle, name: Buffer, operation: string, relative: boolean): void {
+  let start = 0;
+  for (let index = 0; index <= name.length; index++) {
+    if (index < name.length && name[index] !== slash) {
+      if (name[index] === nul) break;
+      continue;
+    }
+    const component = name.subarray(start, index);
+    const bad = component.length === 0 || (component.length <= 2 && component.every((byte) => byte === 0x2e));
+    if (bad || (!relative && index < name.length)) break;
+    start = index + 1;
+    if (index === name.length) return;
+  }
+  throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation, path: `${directory.path}/${displayPath(name)}` }, relative ? 'a path below a held directory must be components without ".", ".." or NUL' : 'a name in a held directory must be one component, not "." or "..", without "/" or NUL');
 }
 
 function rejectDirectory(handle: Handle, operation: string): void {

@@ -38,7 +38,19 @@ export interface TransferOptions {
   signal?: AbortSignal;
 }
 
-export type XattrSubject = Handle<'file'> | Handle<'directory'> | FilePath;
+/**
+ * One name in a held directory (rule D4): `name` is one component (no "/", not "." or ".."),
+ * looked up in the directory the handle was opened on, wherever it has been moved since, and a
+ * symlink there is never followed.
+ */
+export interface NameAt {
+  directory: Handle<'directory'>;
+  name: Buffer;
+}
+
+/** What owner, mode, times and xattrs are set on: an open handle, a path, or a name in a held directory. */
+export type MetadataSubject = Handle<'file'> | Handle<'directory'> | FilePath | NameAt;
+export type XattrSubject = MetadataSubject;
 
 export interface Io {
   /** Any kind of file; the kind comes from fstat. */
@@ -71,12 +83,34 @@ export interface Io {
   makeSymlink(target: FilePath, path: FilePath): Promise<void>;
   makeHardLink(existing: FilePath, path: FilePath): Promise<void>;
   makeNode(path: FilePath, kind: NodeKind, options: { mode: number; deviceMajor?: number; deviceMinor?: number }): Promise<void>;
-  /** lchown: a final symlink's own owner is set. */
-  setOwner(path: FilePath, uid: number, gid: number): Promise<void>;
-  /** chmod, which follows symlinks: callers check the path is not one (symlinks have no mode). */
-  setMode(path: FilePath, mode: number): Promise<void>;
-  /** Nanosecond atime and mtime of a path, a final symlink's own. */
-  setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+  /** lchown (fchown, fchownat): a final symlink's own owner is set. */
+  setOwner(subject: MetadataSubject, uid: number, gid: number): Promise<void>;
+  /**
+   * chmod of a path follows symlinks: callers check the path is not one (symlinks have no mode).
+   * Of a handle or a NameAt it never follows one (a symlink at the name fails with EOPNOTSUPP).
+   */
+  setMode(subject: MetadataSubject, mode: number): Promise<void>;
+  /** Nanosecond atime and mtime, a final symlink's own. */
+  setTimes(subject: MetadataSubject, atimeNs: bigint, mtimeNs: bigint): Promise<void>;
+
+  /**
+   * Below a held directory (rule D4): `relative` is one or more components, none "." or ".."
+   * (HOLDFAST_UNSAFE_PATH before any I/O otherwise), and no symlink is followed on the way or at
+   * the end (ELOOP; ENOTDIR where a directory is wanted), nor is the directory left.
+   */
+  openAt(directory: Handle<'directory'>, relative: Buffer, options?: OpenOptions): Promise<Handle>;
+  openFileAt(directory: Handle<'directory'>, relative: Buffer, options?: OpenOptions): Promise<Handle<'file'>>;
+  /** A directory below `directory`; a non-directory on the way or at the end fails with ENOTDIR. */
+  openDirectoryAt(directory: Handle<'directory'>, relative: Buffer): Promise<Handle<'directory'>>;
+  /** The metadata of one name; a symlink is described, not followed. */
+  lstatAt(directory: Handle<'directory'>, name: Buffer): Promise<FileStat>;
+  makeDirectoryAt(directory: Handle<'directory'>, name: Buffer, options?: { mode?: number }): Promise<void>;
+  unlinkAt(directory: Handle<'directory'>, name: Buffer): Promise<void>;
+  removeDirectoryAt(directory: Handle<'directory'>, name: Buffer): Promise<void>;
+  makeSymlinkAt(target: FilePath, directory: Handle<'directory'>, name: Buffer): Promise<void>;
+  /** A new name for `existing`; a symlink there is linked itself, never followed. */
+  makeHardLinkAt(existing: NameAt, directory: Handle<'directory'>, name: Buffer): Promise<void>;
+  makeNodeAt(directory: Handle<'directory'>, name: Buffer, kind: NodeKind, options: { mode: number; deviceMajor?: number; deviceMinor?: number }): Promise<void>;
   truncate(handle: Handle<'file'>, sizeBytes: number): Promise<void>;
 
   /** Extended attributes of an open handle, or of a path without following a final symlink. */

@@ -1,11 +1,14 @@
 /**
  * Restorer: an EntrySink that recreates entries under a target directory (BackupWrite).
  *
- * - Names go through SafeTarget: nothing outside the target is created, changed or followed.
+ * - Names go through SafeTarget: nothing outside the target is created, changed or followed,
+ *   even while another process swaps directories of the target for symlinks (rule D4): every
+ *   entry is made with a *at call on a held directory handle, and its metadata is set through
+ *   its own open handle (files, directories) or by its name in that held directory.
  * - Files: created exclusively; a sparse file is sized with ftruncate and only its data extents
  *   are written, so holes stay holes; the data must be exactly what the header promised.
  * - Hardlinks become links, and only to entries this restore created (never to anything else).
- * - Metadata in the order that keeps it: owner (lchown clears setuid and capabilities), mode,
+ * - Metadata in the order that keeps it: owner (chown clears setuid and capabilities), mode,
  *   ACLs, xattrs, then times. Directories get mode, ACLs and times at finish(), deepest first,
  *   so that their children can be written and a default ACL is not inherited by restored children.
  * - Owners, security.* and trusted.* xattrs only when asked and able (options.owners / root).
@@ -20,14 +23,14 @@ import { aclXattrNames, encodeAclXattr } from '../format/acl-xattr.js';
 import { entryDataBytes, type EntryHeader, type Extent } from '../format/entry.js';
 import type { BufferPool, Lease } from '../io/buffer-pool.js';
 import type { Handle } from '../io/handle.js';
-import type { Io } from '../io/io.js';
+import type { Io, MetadataSubject } from '../io/io.js';
 import { writeAll } from '../io/transfer.js';
 import type { OwnerNames } from '../source/owner-names.js';
 import type { EntrySink } from './entry-pipe.js';
 import { SafeTarget, type PlacedPath } from './safe-target.js';
 
 export interface RestoreOptions {
-  /** Restore uid and gid (lchown); needs root. */
+  /** Restore uid and gid (fchown, fchownat); needs root. */
   owners: boolean;
   /** Use the numeric ids even where the owner names exist on this machine. */
   numericOwner: boolean;
@@ -104,10 +107,11 @@ export class Restorer implements EntrySink {
         return;
       }
       if (placed.hadLeadingSlash) this.#warn(name, 'removed the leading "/" from the name');
-      await this.#safe.ensureParents(placed);
-      const existingDirectoryKept = await this.#safe.clearFinal(placed, header.type === 'directory');
-      this.#restoredNonDirectories.delete(placed.key);
-      await this.#create(placed, header, existingDirectoryKept);
+      await this.#safe.withParent(placed, true, async (directory) => {
+        const existingDirectoryKept = await this.#safe.clearFinal(directory, placed, header.type === 'directory');
+        this.#restoredNonDirectories.delete(placed.key);
+        await this.#create(directory, placed, header, existingDirectoryKept);
+      });
     } catch (error) {
       this.#refuse(name, error as Error);
     }
@@ -133,8 +137,8 @@ export class Restorer implements EntrySink {
       if (file.dataBytes !== entryDataBytes(file.header)) {
         throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'import', path: displayPath(file.placed.relative) }, `got ${file.dataBytes} data bytes, the header promised ${entryDataBytes(file.header)}`);
       }
+      await this.#applyMetadata(file.handle, displayPath(file.placed.relative), file.header);
       await file.handle.close();
-      await this.#applyMetadata(file.placed, file.header);
       this.#restoredNonDirectories.add(file.placed.key);
       this.#summary.entriesRestored++;
     } catch (error) {
@@ -151,8 +155,7 @@ export class Restorer implements EntrySink {
     const current = this.#current;
     this.#current = { kind: 'none' };
     if (current.kind !== 'file') return;
-    await current.file.handle.close();
-    await this.#io.unlink(current.file.placed.absolute).catch(() => {});
+    await this.#removeFile(current.file);
   }
 
   /**
@@ -162,68 +165,82 @@ export class Restorer implements EntrySink {
   async finish(): Promise<RestoreSummary> {
     const current = this.#current;
     this.#current = { kind: 'none' };
-    if (current.kind === 'file') {
-      await current.file.handle.close();
-      await this.#io.unlink(current.file.placed.absolute).catch(() => {});
-    }
+    if (current.kind === 'file') await this.#removeFile(current.file);
     this.#lease?.release();
     this.#lease = null;
     this.#directories.sort((a, b) => b.depth - a.depth);
-    for (const { placed, header } of this.#directories) {
-      await this.#attempt(displayPath(placed.relative), async () => {
-        if (!(await this.#safe.isStillDirectory(placed))) return;
-        await this.#io.setMode(placed.absolute, header.mode);
-        await this.#applyAcls(placed, header);
-        await this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs);
-      });
+    try {
+      for (const { placed, header } of this.#directories) {
+        const shown = displayPath(placed.relative);
+        // A directory removed or replaced since (no longer a real directory) is left alone.
+        await this.#attempt(shown, async () => {
+          await this.#safe.withDirectory(placed, async (handle) => {
+            await this.#io.setMode(handle, header.mode);
+            await this.#applyAcls(handle, header);
+            await this.#io.setTimes(handle, header.atimeNs, header.mtimeNs);
+          });
+        });
+      }
+    } finally {
+      await this.#safe.close();
     }
     return { ...this.#summary };
   }
 
-  async #create(placed: PlacedPath, header: EntryHeader, existingDirectoryKept: boolean): Promise<void> {
+  /** Closes a file begun and removes it from its held parent: no half-written file is left. */
+  async #removeFile(file: OpenFile): Promise<void> {
+    await file.handle.close();
+    await this.#safe.withParent(file.placed, false, (directory) => this.#io.unlinkAt(directory, file.placed.name)).catch(() => {});
+  }
+
+  /** Makes the entry in `directory`, its parent, held (and pinned) by the caller. */
+  async #create(directory: Handle<'directory'>, placed: PlacedPath, header: EntryHeader, existingDirectoryKept: boolean): Promise<void> {
     const io = this.#io;
+    const shown = displayPath(placed.relative);
+    const at = { directory, name: placed.name };
     switch (header.type) {
-      case 'directory':
-        if (!existingDirectoryKept) await io.makeDirectory(placed.absolute, { mode: 0o700 });
-        this.#safe.rememberDirectory(placed);
-        await this.#applyOwnerAndXattrs(placed, header);
+      case 'directory': {
+        if (!existingDirectoryKept) await io.makeDirectoryAt(directory, placed.name, { mode: 0o700 });
+        const opened = await this.#safe.withDirectory(placed, (handle) => this.#applyOwnerAndXattrs(handle, shown, header));
+        if (!opened) throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'import', path: shown }, 'it was replaced by something that is not a directory while it was restored, and is never followed');
         this.#directories.push({ placed, header, depth: placed.relative.toString('latin1').split('/').length });
         this.#summary.entriesRestored++;
         this.#current = { kind: 'other' };
         return;
+      }
       case 'file':
-        await this.#openFile(placed, header);
+        await this.#openFile(directory, placed, header);
         return;
       case 'symlink':
-        if (header.linkTarget === null) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'import', path: displayPath(placed.relative) }, 'a symlink without a target');
-        await io.makeSymlink(header.linkTarget, placed.absolute);
+        if (header.linkTarget === null) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'import', path: shown }, 'a symlink without a target');
+        await io.makeSymlinkAt(header.linkTarget, directory, placed.name);
         break;
       case 'hardlink':
-        await this.#link(placed, header);
+        await this.#link(directory, placed, header);
         this.#restoredNonDirectories.add(placed.key);
         this.#summary.entriesRestored++;
         this.#current = { kind: 'other' };
         return;
       case 'fifo':
       case 'socket':
-        await io.makeNode(placed.absolute, header.type, { mode: header.mode & 0o777 });
+        await io.makeNodeAt(directory, placed.name, header.type, { mode: header.mode & 0o777 });
         break;
       case 'character-device':
       case 'block-device':
-        await io.makeNode(placed.absolute, header.type === 'character-device' ? 'char-device' : 'block-device', {
+        await io.makeNodeAt(directory, placed.name, header.type === 'character-device' ? 'char-device' : 'block-device', {
           mode: header.mode & 0o777,
           deviceMajor: header.deviceMajor,
           deviceMinor: header.deviceMinor,
         });
         break;
     }
-    await this.#applyMetadata(placed, header);
+    await this.#applyMetadata(at, shown, header);
     this.#restoredNonDirectories.add(placed.key);
     this.#summary.entriesRestored++;
     this.#current = { kind: 'other' };
   }
 
-  async #link(placed: PlacedPath, header: EntryHeader): Promise<void> {
+  async #link(directory: Handle<'directory'>, placed: PlacedPath, header: EntryHeader): Promise<void> {
     const shown = displayPath(placed.relative);
     if (header.linkTarget === null) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'import', path: shown }, 'a hardlink without a target');
     let source: PlacedPath | null;
@@ -235,12 +252,11 @@ export class Restorer implements EntrySink {
     if (source === null || !this.#restoredNonDirectories.has(source.key)) {
       throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'import', path: shown }, `the hardlink's target "${displayPath(header.linkTarget)}" is not a file this import restored`);
     }
-    await this.#safe.ensureParents(source);
-    await this.#io.makeHardLink(source.absolute, placed.absolute);
+    await this.#safe.withParent(source, false, (sourceDirectory) => this.#io.makeHardLinkAt({ directory: sourceDirectory, name: source.name }, directory, placed.name));
   }
 
-  async #openFile(placed: PlacedPath, header: EntryHeader): Promise<void> {
-    const handle = await this.#io.openFile(placed.absolute, { access: 'write', create: 'exclusive', noFollow: true, mode: 0o600 });
+  async #openFile(directory: Handle<'directory'>, placed: PlacedPath, header: EntryHeader): Promise<void> {
+    const handle = await this.#io.openFileAt(directory, placed.name, { access: 'write', create: 'exclusive', mode: 0o600 });
     try {
       if (header.sparseMap !== null) await this.#io.truncate(handle, header.sizeBytes);
       this.#lease ??= await this.#pool.acquire();
@@ -285,50 +301,51 @@ export class Restorer implements EntrySink {
 
   async #abandonFile(file: OpenFile, error: Error): Promise<void> {
     this.#current = { kind: 'skip', name: displayPath(file.placed.relative) };
-    await file.handle.close();
-    await this.#io.unlink(file.placed.absolute).catch(() => {});
+    await this.#removeFile(file);
     this.#refuse(displayPath(file.placed.relative), error);
   }
 
-  async #applyMetadata(placed: PlacedPath, header: EntryHeader): Promise<void> {
-    await this.#applyOwnerAndXattrs(placed, header);
-    const shown = displayPath(placed.relative);
+  /**
+   * Metadata of a file (through its open handle), a symlink or a special file (by its name in
+   * the held parent, never followed). Directories get theirs through their own handle.
+   */
+  async #applyMetadata(subject: MetadataSubject, shown: string, header: EntryHeader): Promise<void> {
+    await this.#applyOwnerAndXattrs(subject, shown, header);
     if (header.type === 'symlink') {
-      await this.#attempt(shown, () => this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs));
+      await this.#attempt(shown, () => this.#io.setTimes(subject, header.atimeNs, header.mtimeNs));
       return;
     }
     await this.#attempt(shown, async () => {
-      await this.#io.setMode(placed.absolute, header.mode);
-      await this.#applyAcls(placed, header);
-      await this.#applyXattrs(placed, header, (name) => name === 'security.capability');
-      await this.#io.setTimes(placed.absolute, header.atimeNs, header.mtimeNs);
+      await this.#io.setMode(subject, header.mode);
+      await this.#applyAcls(subject, header);
+      await this.#applyXattrs(subject, shown, header, (name) => name === 'security.capability');
+      await this.#io.setTimes(subject, header.atimeNs, header.mtimeNs);
     });
   }
 
-  /** Owner first: lchown clears setuid, setgid and security.capability, which come after it. */
-  async #applyOwnerAndXattrs(placed: PlacedPath, header: EntryHeader): Promise<void> {
-    const shown = displayPath(placed.relative);
+  /** Owner first: chown clears setuid, setgid and security.capability, which come after it. */
+  async #applyOwnerAndXattrs(subject: MetadataSubject, shown: string, header: EntryHeader): Promise<void> {
     if (this.#options.owners) {
-      await this.#attempt(shown, () => this.#io.setOwner(placed.absolute, this.#ownerId('user', header), this.#ownerId('group', header)));
+      await this.#attempt(shown, () => this.#io.setOwner(subject, this.#ownerId('user', header), this.#ownerId('group', header)));
     }
-    await this.#applyXattrs(placed, header, (name) => name !== 'security.capability');
+    await this.#applyXattrs(subject, shown, header, (name) => name !== 'security.capability');
   }
 
-  async #applyXattrs(placed: PlacedPath, header: EntryHeader, which: (name: string) => boolean): Promise<void> {
+  async #applyXattrs(subject: MetadataSubject, shown: string, header: EntryHeader, which: (name: string) => boolean): Promise<void> {
     if (!this.#options.xattrs) return;
     for (const { name, value } of header.xattrs) {
       if (!which(name)) continue;
       const privileged = name.startsWith('trusted.') || name.startsWith('security.');
       if (privileged && !this.#options.privilegedXattrs) continue;
       if (name === aclXattrNames.access || name === aclXattrNames.default) continue;
-      await this.#attempt(displayPath(placed.relative), () => this.#io.setXattr(placed.absolute, name, value));
+      await this.#attempt(shown, () => this.#io.setXattr(subject, name, value));
     }
   }
 
-  async #applyAcls(placed: PlacedPath, header: EntryHeader): Promise<void> {
+  async #applyAcls(subject: MetadataSubject, header: EntryHeader): Promise<void> {
     if (!this.#options.acls) return;
-    if (header.aclAccess !== null) await this.#io.setXattr(placed.absolute, aclXattrNames.access, encodeAclXattr(header.aclAccess));
-    if (header.aclDefault !== null && header.type === 'directory') await this.#io.setXattr(placed.absolute, aclXattrNames.default, encodeAclXattr(header.aclDefault));
+    if (header.aclAccess !== null) await this.#io.setXattr(subject, aclXattrNames.access, encodeAclXattr(header.aclAccess));
+    if (header.aclDefault !== null && header.type === 'directory') await this.#io.setXattr(subject, aclXattrNames.default, encodeAclXattr(header.aclDefault));
   }
 
   #ownerId(kind: 'user' | 'group', header: EntryHeader): number {

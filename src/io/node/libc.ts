@@ -6,6 +6,7 @@
  *
  * Linux x86_64/arm64 constants; holdfast runs on Linux only.
  */
+import { constants } from 'node:fs';
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -34,10 +35,35 @@ const fallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int
 const ioctl = libc.func('int ioctl(int fd, unsigned long request, intptr_t argument)');
 const utimensat = libc.func('int utimensat(int directoryFd, const char *path, const void *times, int flags)');
 const mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t device)');
+// The *at calls: every name is resolved relative to a held directory descriptor (rule D4).
+const openat = libc.func('int openat(int directoryFd, const char *path, int flags, uint32_t mode)');
+// openat2 has no glibc wrapper before 2.40: syscall(2), declared with fixed arguments (all
+// integers or pointers, which the variadic convention passes the same way on x86_64 and arm64).
+const openat2 = libc.func('long syscall(long number, int directoryFd, const char *path, const void *how, size_t size)');
+const mkdirat = libc.func('int mkdirat(int directoryFd, const char *path, uint32_t mode)');
+const unlinkat = libc.func('int unlinkat(int directoryFd, const char *path, int flags)');
+const symlinkat = libc.func('int symlinkat(const char *target, int directoryFd, const char *path)');
+const linkat = libc.func('int linkat(int existingDirectoryFd, const char *existingPath, int directoryFd, const char *path, int flags)');
+const mknodat = libc.func('int mknodat(int directoryFd, const char *path, uint32_t mode, uint64_t device)');
+const fchownat = libc.func('int fchownat(int directoryFd, const char *path, uint32_t uid, uint32_t gid, int flags)');
+const fchmodat = libc.func('int fchmodat(int directoryFd, const char *path, uint32_t mode, int flags)');
+const statx = libc.func('int statx(int directoryFd, const char *path, int flags, uint32_t mask, _Out_ void *result)');
+const close = libc.func('int close(int fd)');
+// glibc's utimensat() refuses a NULL path (EINVAL); futimens is the descriptor's own call.
+const futimens = libc.func('int futimens(int fd, const void *times)');
 
-/** AT_FDCWD and AT_SYMLINK_NOFOLLOW of Linux. */
+/** AT_FDCWD, AT_SYMLINK_NOFOLLOW and AT_REMOVEDIR of Linux. */
 const atCurrentDirectory = -100;
 const atSymlinkNoFollow = 0x100;
+const atRemoveDirectory = 0x200;
+/** SYS_openat2 (the same number on x86_64 and arm64) and its RESOLVE_* flags. */
+const systemCallOpenat2 = 437;
+export const resolveFlags = { noMagicLinks: 0x02, noSymlinks: 0x04, beneath: 0x08 } as const;
+/** O_CLOEXEC (Node's fs.constants lacks it): no descriptor opened here leaks into a child process. */
+const openCloseOnExec = 0o2000000;
+/** statx: STATX_BASIC_STATS, and the size of struct statx. */
+const statxBasicStats = 0x7ff;
+export const statxBytes = 256;
 export const fileTypeBits = { fifo: 0o010000, 'char-device': 0o020000, 'block-device': 0o060000, socket: 0o140000 } as const;
 const nanosecondsPerSecond = 1_000_000_000n;
 
@@ -109,6 +135,7 @@ export const sync = {
   setFlags: (fd: number, flags: number): CallResult => callSync(fcntl, [fd, fcntlFlags.setFlags, 'int', flags]),
   duplicate: (fd: number): CallResult => callSync(fcntl, [fd, fcntlFlags.duplicateCloseOnExec, 'int', 3]),
   seekCurrent: (fd: number): CallResult => callSync(lseek, [fd, 0, seekWhence.current]),
+  close: (fd: number): CallResult => callSync(close, [fd]),
 };
 
 export const blocking = {
@@ -126,6 +153,31 @@ export const blocking = {
   setTimes: (path: CPath, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> =>
     callAsync(utimensat, [atCurrentDirectory, cPath(path), timespecPair(atimeNs, mtimeNs), atSymlinkNoFollow]),
   makeNode: (path: CPath, mode: number, device: bigint): Promise<CallResult> => callAsync(mknod, [cPath(path), mode, device]),
+  /** futimens: the times of an open descriptor. */
+  setTimesOf: (fd: number, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> => callAsync(futimens, [fd, timespecPair(atimeNs, mtimeNs)]),
+  setTimesAt: (directoryFd: number, name: Buffer, atimeNs: bigint, mtimeNs: bigint): Promise<CallResult> =>
+    callAsync(utimensat, [directoryFd, cPath(name), timespecPair(atimeNs, mtimeNs), atSymlinkNoFollow]),
+  openAt: (directoryFd: number, name: Buffer, flags: number, mode: number): Promise<CallResult> => callAsync(openat, [directoryFd, cPath(name), flags | openCloseOnExec, mode]),
+  /** openat2(2): answers ENOSYS on kernels before 5.6 (and where a seccomp filter denies it). */
+  openBeneath: (directoryFd: number, relative: Buffer, flags: number, mode: number, resolve: number): Promise<CallResult> => {
+    const how = Buffer.alloc(24);
+    how.writeBigUInt64LE(BigInt(flags | openCloseOnExec), 0);
+    how.writeBigUInt64LE(BigInt((flags & constants.O_CREAT) !== 0 ? mode : 0), 8);
+    how.writeBigUInt64LE(BigInt(resolve), 16);
+    return callAsync(openat2, [systemCallOpenat2, directoryFd, cPath(relative), how, how.length]);
+  },
+  makeDirectoryAt: (directoryFd: number, name: Buffer, mode: number): Promise<CallResult> => callAsync(mkdirat, [directoryFd, cPath(name), mode]),
+  removeAt: (directoryFd: number, name: Buffer, directory: boolean): Promise<CallResult> => callAsync(unlinkat, [directoryFd, cPath(name), directory ? atRemoveDirectory : 0]),
+  makeSymlinkAt: (target: CPath, directoryFd: number, name: Buffer): Promise<CallResult> => callAsync(symlinkat, [cPath(target), directoryFd, cPath(name)]),
+  /** linkat without AT_SYMLINK_FOLLOW: a symlink at the existing name is linked, never followed. */
+  makeHardLinkAt: (existingDirectoryFd: number, existingName: Buffer, directoryFd: number, name: Buffer): Promise<CallResult> =>
+    callAsync(linkat, [existingDirectoryFd, cPath(existingName), directoryFd, cPath(name), 0]),
+  makeNodeAt: (directoryFd: number, name: Buffer, mode: number, device: bigint): Promise<CallResult> => callAsync(mknodat, [directoryFd, cPath(name), mode, device]),
+  setOwnerAt: (directoryFd: number, name: Buffer, uid: number, gid: number): Promise<CallResult> => callAsync(fchownat, [directoryFd, cPath(name), uid, gid, atSymlinkNoFollow]),
+  /** fchmodat with AT_SYMLINK_NOFOLLOW: glibc (>= 2.32) does it through O_PATH; a symlink answers EOPNOTSUPP. */
+  setModeAt: (directoryFd: number, name: Buffer, mode: number): Promise<CallResult> => callAsync(fchmodat, [directoryFd, cPath(name), mode, atSymlinkNoFollow]),
+  /** statx with AT_SYMLINK_NOFOLLOW into `result` (statxBytes long). */
+  statAt: (directoryFd: number, name: Buffer, result: Buffer): Promise<CallResult> => callAsync(statx, [directoryFd, cPath(name), atSymlinkNoFollow, statxBasicStats, result]),
   allocate: (fd: number, mode: number, offset: number, length: number): Promise<CallResult> => callAsync(fallocate, [fd, mode, offset, length]),
   ioctl: (fd: number, request: number, argument: number): Promise<CallResult> => callAsync(ioctl, [fd, request, argument]),
 };

@@ -13,12 +13,14 @@ import { promisify } from 'node:util';
 import { assert } from '../../base/assert.js';
 import { displayPath, type FilePath } from '../../base/file-path.js';
 import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/holdfast-error.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, MetadataTarget, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import { kindFromStat, type AccessMode, type HandleModes } from '../handle-kind.js';
 import { EventLoopStream } from './event-loop-stream.js';
-import { blocking, fallocateMode, fileTypeBits, ioctlRequest, makeDevice, openFlagBits, seekWhence, splitDevice, sync, xattrBytesMax, type CallResult } from './libc.js';
+import { blocking, fallocateMode, fileTypeBits, ioctlRequest, makeDevice, openFlagBits, seekWhence, splitDevice, statxBytes, sync, xattrBytesMax, type CallResult } from './libc.js';
+import { openBeneath } from './open-beneath.js';
+import { fileStatFromStatx } from './statx.js';
 
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
@@ -26,6 +28,8 @@ const fstatAsync = promisify(fs.fstat);
 const fsyncAsync = promisify(fs.fsync);
 const fdatasyncAsync = promisify(fs.fdatasync);
 const ftruncateAsync = promisify(fs.ftruncate);
+const fchownAsync = promisify(fs.fchown);
+const fchmodAsync = promisify(fs.fchmod);
 
 const errnoNoData = 61;
 const errnoNoDeviceOrAddress = 6;
@@ -128,16 +132,68 @@ export class NodeBackend implements Backend {
     check(call, 'mknod', pathContext(`make ${kind}`, path));
   }
 
-  async setOwner(path: FilePath, uid: number, gid: number): Promise<void> {
-    await pathCall(() => fs.promises.lchown(path, uid, gid), 'lchown', pathContext('set owner of', path));
+  async setOwner(target: MetadataTarget, uid: number, gid: number): Promise<void> {
+    const errorContext = targetContext('set owner of', target);
+    if ('path' in target) await pathCall(() => fs.promises.lchown(target.path, uid, gid), 'lchown', errorContext);
+    else if ('descriptor' in target) await pathCall(() => fchownAsync(target.descriptor.fd, uid, gid), 'fchown', errorContext);
+    else check(await blocking.setOwnerAt(target.directory.fd, target.name, uid, gid), 'fchownat', errorContext);
   }
 
-  async setMode(path: FilePath, mode: number): Promise<void> {
-    await pathCall(() => fs.promises.chmod(path, mode), 'chmod', pathContext('set mode of', path));
+  async setMode(target: MetadataTarget, mode: number): Promise<void> {
+    const errorContext = targetContext('set mode of', target);
+    if ('path' in target) await pathCall(() => fs.promises.chmod(target.path, mode), 'chmod', errorContext);
+    else if ('descriptor' in target) await pathCall(() => fchmodAsync(target.descriptor.fd, mode), 'fchmod', errorContext);
+    else check(await blocking.setModeAt(target.directory.fd, target.name, mode), 'fchmodat', errorContext);
   }
 
-  async setTimes(path: FilePath, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
-    check(await blocking.setTimes(path, atimeNs, mtimeNs), 'utimensat', pathContext('set times of', path));
+  async setTimes(target: MetadataTarget, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+    const errorContext = targetContext('set times of', target);
+    if ('path' in target) check(await blocking.setTimes(target.path, atimeNs, mtimeNs), 'utimensat', errorContext);
+    else if ('descriptor' in target) check(await blocking.setTimesOf(target.descriptor.fd, atimeNs, mtimeNs), 'futimens', errorContext);
+    else check(await blocking.setTimesAt(target.directory.fd, target.name, atimeNs, mtimeNs), 'utimensat', errorContext);
+  }
+
+  async openAt(directory: Descriptor, relative: Buffer, flags: OpenFlags, mode: number): Promise<Opened> {
+    const shown = belowPath(directory, relative);
+    const fd = check(await openBeneath(directory.fd, relative, nodeOpenFlags(flags), mode), 'openat', { operation: flags.directory ? 'open directory' : 'open', path: shown });
+    try {
+      return await this.#describe(fd, shown);
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+  }
+
+  async statAt(directory: Descriptor, name: Buffer): Promise<FileStat> {
+    const result = Buffer.alloc(statxBytes);
+    check(await blocking.statAt(directory.fd, name, result), 'statx', { operation: 'stat', path: belowPath(directory, name) });
+    return fileStatFromStatx(result);
+  }
+
+  async makeDirectoryAt(directory: Descriptor, name: Buffer, mode: number): Promise<void> {
+    check(await blocking.makeDirectoryAt(directory.fd, name, mode), 'mkdirat', { operation: 'make directory', path: belowPath(directory, name) });
+  }
+
+  async unlinkAt(directory: Descriptor, name: Buffer): Promise<void> {
+    check(await blocking.removeAt(directory.fd, name, false), 'unlinkat', { operation: 'unlink', path: belowPath(directory, name) });
+  }
+
+  async removeDirectoryAt(directory: Descriptor, name: Buffer): Promise<void> {
+    check(await blocking.removeAt(directory.fd, name, true), 'unlinkat', { operation: 'remove directory', path: belowPath(directory, name) });
+  }
+
+  async makeSymlinkAt(target: FilePath, directory: Descriptor, name: Buffer): Promise<void> {
+    check(await blocking.makeSymlinkAt(target, directory.fd, name), 'symlinkat', { operation: 'make symlink', path: belowPath(directory, name) });
+  }
+
+  async makeHardLinkAt(existingDirectory: Descriptor, existingName: Buffer, directory: Descriptor, name: Buffer): Promise<void> {
+    const operation = `link "${belowPath(existingDirectory, existingName)}" as`;
+    check(await blocking.makeHardLinkAt(existingDirectory.fd, existingName, directory.fd, name), 'linkat', { operation, path: belowPath(directory, name) });
+  }
+
+  async makeNodeAt(directory: Descriptor, name: Buffer, kind: NodeKind, mode: number, deviceMajor: number, deviceMinor: number): Promise<void> {
+    const call = await blocking.makeNodeAt(directory.fd, name, fileTypeBits[kind] | (mode & 0o7777), makeDevice(deviceMajor, deviceMinor));
+    check(call, 'mknodat', { operation: `make ${kind}`, path: belowPath(directory, name) });
   }
 
   async truncate(descriptor: Descriptor, sizeBytes: number): Promise<void> {
@@ -284,12 +340,31 @@ function pathContext(operation: string, path: FilePath): ErrorContext {
   return { operation, path: displayPath(path) };
 }
 
+/**
+ * A descriptor, or a path for the l*xattr calls. Linux has no *xattrat call before 6.13: a name
+ * in a held directory is reached through the directory's /proc/self/fd link, which leads to the
+ * directory the descriptor was opened on (wherever it is now), and the l* call does not follow
+ * a symlink at the name.
+ */
 function xattrSubject(target: XattrTarget): number | FilePath {
-  return 'descriptor' in target ? target.descriptor.fd : target.path;
+  if ('descriptor' in target) return target.descriptor.fd;
+  if ('path' in target) return target.path;
+  return Buffer.concat([Buffer.from(`/proc/self/fd/${target.directory.fd}/`), target.name]);
 }
 
 function xattrContext(operation: string, target: XattrTarget): ErrorContext {
-  return { operation, path: 'descriptor' in target ? target.descriptor.path : displayPath(target.path) };
+  return targetContext(operation, target);
+}
+
+function targetContext(operation: string, target: MetadataTarget): ErrorContext {
+  if ('descriptor' in target) return { operation, path: target.descriptor.path };
+  if ('path' in target) return { operation, path: displayPath(target.path) };
+  return { operation, path: belowPath(target.directory, target.name) };
+}
+
+/** For messages: a name below a held directory, shown under the path the directory was opened by. */
+function belowPath(directory: Descriptor, name: Buffer): string {
+  return `${directory.path}/${displayPath(name)}`;
 }
 
 function fileStat(stat: fs.BigIntStats, isTerminal: boolean): FileStat {

@@ -11,7 +11,7 @@
 import type { Prng } from '../../base/prng.js';
 import { SystemCallError, errnoNumber, type ErrorContext } from '../../errors/holdfast-error.js';
 import { displayPath, type FilePath } from '../../base/file-path.js';
-import type { AllocateMode, Backend, Cancellation, FileStat, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
+import type { AllocateMode, Backend, Cancellation, FileStat, MetadataTarget, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
 import type { HandleModes } from '../handle-kind.js';
@@ -80,22 +80,67 @@ export class SimBackend implements Backend {
 
   open(filePath: FilePath, flags: OpenFlags, _mode: number): Promise<Opened> {
     const path = displayPath(filePath);
-    return this.#call(`open ${path}`, () => {
-      const context = { operation: 'open', path };
-      let inode = this.fileSystem.lookup(path);
-      if (inode === undefined) {
-        if (!flags.create) throw fail('ENOENT', 'open', context);
-        if (!this.fileSystem.parentIsDirectory(path)) throw fail('ENOENT', 'open', context);
-        inode = this.fileSystem.create(path, 'file');
-      } else if (flags.exclusive) {
-        throw fail('EEXIST', 'open', context);
-      }
-      if (flags.directory && inode.kind !== 'directory') throw fail('ENOTDIR', 'open', context);
-      if (inode.kind === 'directory' && flags.access !== 'read') throw fail('EISDIR', 'open', context);
-      if (flags.truncate && inode.kind === 'file') this.fileSystem.truncate(inode, 0);
-      const modes: HandleModes = { access: flags.access, nonBlocking: flags.nonBlocking, append: flags.append, seekable: inode.kind === 'file' || inode.kind === 'directory' };
-      return this.#install(path, inode, modes);
-    });
+    return this.#call(`open ${path}`, () => this.#openPath(path, flags));
+  }
+
+  /**
+   * The simulator has no symlinks, so a name below a held directory is only looked up where
+   * that directory is now (it may have been renamed since it was opened).
+   */
+  openAt(directory: Descriptor, relative: Buffer, flags: OpenFlags, _mode: number): Promise<Opened> {
+    return this.#call(`openat ${directory.path}/${displayPath(relative)}`, () => this.#openPath(this.#below(directory, relative, 'open'), flags));
+  }
+
+  statAt(directory: Descriptor, name: Buffer): Promise<FileStat> {
+    return this.#call(`statat ${directory.path}/${displayPath(name)}`, () => this.#lstatPath(this.#below(directory, name, 'stat')));
+  }
+
+  makeDirectoryAt(directory: Descriptor, name: Buffer): Promise<void> {
+    return this.#call(`mkdirat ${directory.path}/${displayPath(name)}`, () => this.#makeDirectoryPath(this.#below(directory, name, 'make directory')));
+  }
+
+  unlinkAt(directory: Descriptor, name: Buffer): Promise<void> {
+    return this.#call(`unlinkat ${directory.path}/${displayPath(name)}`, () => this.#unlinkPath(this.#below(directory, name, 'unlink')));
+  }
+
+  removeDirectoryAt(directory: Descriptor, name: Buffer): Promise<void> {
+    return this.#call(`rmdirat ${directory.path}/${displayPath(name)}`, () => this.#removeDirectoryPath(this.#below(directory, name, 'remove directory')));
+  }
+
+  makeSymlinkAt(_target: FilePath, directory: Descriptor, name: Buffer): Promise<void> {
+    return this.#unsupported('symlinkat', `${directory.path}/${displayPath(name)}`);
+  }
+
+  makeHardLinkAt(_existingDirectory: Descriptor, _existingName: Buffer, directory: Descriptor, name: Buffer): Promise<void> {
+    return this.#unsupported('linkat', `${directory.path}/${displayPath(name)}`);
+  }
+
+  makeNodeAt(directory: Descriptor, name: Buffer, _kind: NodeKind, _mode: number, _major: number, _minor: number): Promise<void> {
+    return this.#unsupported('mknodat', `${directory.path}/${displayPath(name)}`);
+  }
+
+  #openPath(path: string, flags: OpenFlags): Opened {
+    const context = { operation: 'open', path };
+    let inode = this.fileSystem.lookup(path);
+    if (inode === undefined) {
+      if (!flags.create) throw fail('ENOENT', 'open', context);
+      if (!this.fileSystem.parentIsDirectory(path)) throw fail('ENOENT', 'open', context);
+      inode = this.fileSystem.create(path, 'file');
+    } else if (flags.exclusive) {
+      throw fail('EEXIST', 'open', context);
+    }
+    if (flags.directory && inode.kind !== 'directory') throw fail('ENOTDIR', 'open', context);
+    if (inode.kind === 'directory' && flags.access !== 'read') throw fail('EISDIR', 'open', context);
+    if (flags.truncate && inode.kind === 'file') this.fileSystem.truncate(inode, 0);
+    const modes: HandleModes = { access: flags.access, nonBlocking: flags.nonBlocking, append: flags.append, seekable: inode.kind === 'file' || inode.kind === 'directory' };
+    return this.#install(path, inode, modes);
+  }
+
+  /** Where `relative` below the held directory is now; ENOENT when the directory has no name left. */
+  #below(directory: Descriptor, relative: Buffer, operation: string): string {
+    const base = this.fileSystem.pathOf(this.#check(directory, operation).inode);
+    if (base === undefined) throw fail('ENOENT', operation, { operation, path: `${directory.path}/${displayPath(relative)}` });
+    return normalize(`${base}/${displayPath(relative)}`);
   }
 
   /** A pipe at path, for tests of streams (mkfifo). */
@@ -195,11 +240,13 @@ export class SimBackend implements Backend {
 
   lstat(filePath: FilePath): Promise<FileStat> {
     const path = displayPath(filePath);
-    return this.#call(`lstat ${path}`, () => {
-      const inode = this.fileSystem.lookup(path);
-      if (inode === undefined) throw fail('ENOENT', 'lstat', { operation: 'stat', path });
-      return this.#statOf(inode);
-    });
+    return this.#call(`lstat ${path}`, () => this.#lstatPath(path));
+  }
+
+  #lstatPath(path: string): FileStat {
+    const inode = this.fileSystem.lookup(path);
+    if (inode === undefined) throw fail('ENOENT', 'lstat', { operation: 'stat', path });
+    return this.#statOf(inode);
   }
 
   // The simulator models files, directories and pipes; links, special files, owners and times
@@ -220,16 +267,16 @@ export class SimBackend implements Backend {
     return this.#unsupported('mknod', path);
   }
 
-  setOwner(path: FilePath, _uid: number, _gid: number): Promise<void> {
-    return this.#unsupported('lchown', path);
+  setOwner(target: MetadataTarget, _uid: number, _gid: number): Promise<void> {
+    return this.#unsupported('lchown', xattrPath(target));
   }
 
-  setMode(path: FilePath, _mode: number): Promise<void> {
-    return this.#unsupported('chmod', path);
+  setMode(target: MetadataTarget, _mode: number): Promise<void> {
+    return this.#unsupported('chmod', xattrPath(target));
   }
 
-  setTimes(path: FilePath, _atimeNs: bigint, _mtimeNs: bigint): Promise<void> {
-    return this.#unsupported('utimensat', path);
+  setTimes(target: MetadataTarget, _atimeNs: bigint, _mtimeNs: bigint): Promise<void> {
+    return this.#unsupported('utimensat', xattrPath(target));
   }
 
   truncate(descriptor: Descriptor, sizeBytes: number): Promise<void> {
@@ -243,14 +290,16 @@ export class SimBackend implements Backend {
 
   removeDirectory(filePath: FilePath): Promise<void> {
     const path = displayPath(filePath);
-    return this.#call(`rmdir ${path}`, () => {
-      const context = { operation: 'remove directory', path };
-      const inode = this.fileSystem.lookup(path);
-      if (inode === undefined) throw fail('ENOENT', 'rmdir', context);
-      if (inode.kind !== 'directory') throw fail('ENOTDIR', 'rmdir', context);
-      if (this.fileSystem.list(path).length > 0) throw fail('EEXIST', 'rmdir', context);
-      this.fileSystem.unlink(path);
-    });
+    return this.#call(`rmdir ${path}`, () => this.#removeDirectoryPath(path));
+  }
+
+  #removeDirectoryPath(path: string): void {
+    const context = { operation: 'remove directory', path };
+    const inode = this.fileSystem.lookup(path);
+    if (inode === undefined) throw fail('ENOENT', 'rmdir', context);
+    if (inode.kind !== 'directory') throw fail('ENOTDIR', 'rmdir', context);
+    if (this.fileSystem.list(path).length > 0) throw fail('EEXIST', 'rmdir', context);
+    this.fileSystem.unlink(path);
   }
 
   #unsupported<T>(syscall: string, path: FilePath): Promise<T> {
@@ -302,22 +351,26 @@ export class SimBackend implements Backend {
 
   unlink(filePath: FilePath): Promise<void> {
     const path = displayPath(filePath);
-    return this.#call(`unlink ${path}`, () => {
-      const inode = this.fileSystem.lookup(path);
-      if (inode === undefined) throw fail('ENOENT', 'unlink', { operation: 'unlink', path });
-      if (inode.kind === 'directory') throw fail('EISDIR', 'unlink', { operation: 'unlink', path });
-      this.fileSystem.unlink(path);
-    });
+    return this.#call(`unlink ${path}`, () => this.#unlinkPath(path));
+  }
+
+  #unlinkPath(path: string): void {
+    const inode = this.fileSystem.lookup(path);
+    if (inode === undefined) throw fail('ENOENT', 'unlink', { operation: 'unlink', path });
+    if (inode.kind === 'directory') throw fail('EISDIR', 'unlink', { operation: 'unlink', path });
+    this.fileSystem.unlink(path);
   }
 
   makeDirectory(filePath: FilePath): Promise<void> {
     const path = displayPath(filePath);
-    return this.#call(`mkdir ${path}`, () => {
-      const context = { operation: 'make directory', path };
-      if (this.fileSystem.lookup(path) !== undefined) throw fail('EEXIST', 'mkdir', context);
-      if (!this.fileSystem.parentIsDirectory(path)) throw fail('ENOENT', 'mkdir', context);
-      this.fileSystem.create(path, 'directory');
-    });
+    return this.#call(`mkdir ${path}`, () => this.#makeDirectoryPath(path));
+  }
+
+  #makeDirectoryPath(path: string): void {
+    const context = { operation: 'make directory', path };
+    if (this.fileSystem.lookup(path) !== undefined) throw fail('EEXIST', 'mkdir', context);
+    if (!this.fileSystem.parentIsDirectory(path)) throw fail('ENOENT', 'mkdir', context);
+    this.fileSystem.create(path, 'directory');
   }
 
   readDirectory(filePath: FilePath): Promise<Buffer[]> {
@@ -453,8 +506,9 @@ export class SimBackend implements Backend {
 
   #xattrInode(target: XattrTarget, operation: string): SimInode {
     if ('descriptor' in target) return this.#check(target.descriptor, operation).inode;
-    const inode = this.fileSystem.lookup(normalize(displayPath(target.path)));
-    if (inode === undefined) throw fail('ENOENT', 'lgetxattr', { operation, path: displayPath(target.path) });
+    const path = 'path' in target ? normalize(displayPath(target.path)) : this.#below(target.directory, target.name, operation);
+    const inode = this.fileSystem.lookup(path);
+    if (inode === undefined) throw fail('ENOENT', 'lgetxattr', { operation, path });
     return inode;
   }
 }
@@ -463,6 +517,8 @@ function fail(name: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EIO' | 'ENOSPC
   return new SystemCallError(errnoNumber(name), syscall, context);
 }
 
-function xattrPath(target: XattrTarget): string {
-  return 'descriptor' in target ? target.descriptor.path : displayPath(target.path);
+function xattrPath(target: MetadataTarget): string {
+  if ('descriptor' in target) return target.descriptor.path;
+  if ('path' in target) return displayPath(target.path);
+  return `${target.directory.path}/${displayPath(target.name)}`;
 }

@@ -56,6 +56,12 @@ export class SimFileSystem {
     return number === undefined ? undefined : this.#inodes.get(number);
   }
 
+  /** A name of the inode now (a directory has one), or undefined when it has none left. */
+  pathOf(inode: SimInode): string | undefined {
+    for (const [name, number] of this.#names) if (number === inode.number) return name;
+    return undefined;
+  }
+
   /** Creates a name for a new inode; the parent must be a directory. */
   create(path: string, kind: HandleKind): SimInode {
     const name = normalize(path);
