@@ -39,7 +39,7 @@ export type { CheckOptions, CheckProblem, CheckSummary, DamagedFile } from '../e
 export { repairIndex, repairSnapshots, repairedTag } from '../engine/repair.js';
 export type { RepairIndexOptions, RepairIndexSummary, RepairSnapshotsOptions, RepairSnapshotsSummary, SnapshotRepair } from '../engine/repair.js';
 export { Repository } from '../repo/repository.js';
-export type { KeyOptions, KeyRecord, SnapshotRecord } from '../repo/repository.js';
+export type { KeyOptions, KeyRecord, PasswordSource, SnapshotRecord } from '../repo/repository.js';
 export { RepositoryLock, listLocks, describeLock } from '../repo/lock.js';
 export type { HeldLock, LockMode, LockOptions } from '../repo/lock.js';
 export { snapshotEntries } from '../repo/tree-reader.js';
