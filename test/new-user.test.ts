@@ -13,7 +13,7 @@
  * through the CLI (snapshots, restore, check). The restic repository is made by Debian's restic.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,25 @@ test(`${concurrentRuns} inits of one repository at once: one makes it, the other
   assert.equal(keyFiles(repository).length, 1, 'the losers took their key files away');
   const { source } = freshHome(directory.path);
   await holdfastOk(['backup', '--repo', repository, source], env);
+  await holdfastOk(['check', '--repo', repository], env);
+});
+
+test('key files of other repositories with the same password (inits that lost a race) open nothing here', async () => {
+  using directory = temporaryDirectory();
+  const repository = join(directory.path, 'repository');
+  const env = cleanEnvironment({ HOME: directory.path, HOLDFAST_PASSWORD: 'one password' });
+  const { source } = freshHome(directory.path);
+  await holdfastOk(['init', '--repo', repository], env);
+  await holdfastOk(['backup', '--repo', repository, source], env);
+  // Each other init draws its own master key; among five keys that all open with the password,
+  // the repository's own is listed first only now and then.
+  const others = Array.from({ length: 4 }, (_, index) => join(directory.path, `other-${index}`));
+  await Promise.all(others.map((other) => holdfastOk(['init', '--repo', other], env)));
+  for (const other of others) for (const name of keyFiles(other)) copyFileSync(join(other, 'keys', name), join(repository, 'keys', name));
+  assert.equal(keyFiles(repository).length, 5);
+  assert.equal(jsonLines(await holdfastOk(['snapshots', '--repo', repository, '--json'], env)).length, 1);
+  await holdfastOk(['restore', 'latest', '--repo', repository, '--target', join(directory.path, 'back')], env);
+  assert.equal(readFileSync(join(directory.path, 'back', 'documents', 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
   await holdfastOk(['check', '--repo', repository], env);
 });
 
