@@ -175,6 +175,7 @@ test('"snapshots" on a fresh machine says there is no repository (exit 10), befo
   assert.equal(run.exitCode, exitNoRepository, describe(run, args));
   assert.match(run.stderr, /\[HOLDFAST_NO_REPOSITORY\]/);
   assert.match(run.stderr, /there is no repository/);
+  assert.match(run.stderr, /"holdfast backup DIR" makes it/, 'it says how the default repository is made');
   assert.doesNotMatch(run.stderr, /no password/);
 });
 

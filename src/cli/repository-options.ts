@@ -195,6 +195,9 @@ export async function runInRepository(
     }
   } catch (error) {
     reporter.fatal(error);
+    if (exitCodeOf(error) === exitCodes.noRepository && options.place.defaultKeyFile !== null) {
+      reporter.note('hint', { repository: options.place.location }, 'holdfast: no repository is configured and the default one is not made yet: "holdfast backup DIR" makes it; or give --repo DIR or HOLDFAST_REPOSITORY');
+    }
     return exitCodeOf(error);
   } finally {
     uninstall();
