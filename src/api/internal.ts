@@ -41,7 +41,7 @@ export type { CheckOptions, CheckProblem, CheckSummary, DamagedFile } from '../e
 export { repairIndex, repairSnapshots, repairedTag } from '../engine/repair.js';
 export type { RepairIndexOptions, RepairIndexSummary, RepairSnapshotsOptions, RepairSnapshotsSummary, SnapshotRepair } from '../engine/repair.js';
 export { Repository } from '../repo/repository.js';
-export type { KeyOptions, KeyRecord, SnapshotListing, SnapshotRecord } from '../repo/repository.js';
+export type { KeyOptions, KeyRecord, PasswordSource, SnapshotListing, SnapshotRecord } from '../repo/repository.js';
 export { RepositoryLock, listLocks, describeLock } from '../repo/lock.js';
 export type { HeldLock, LockMode, LockOptions } from '../repo/lock.js';
 export { snapshotEntries } from '../repo/tree-reader.js';

@@ -101,8 +101,8 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
-    if (madeDefault) noteDefaultRepository(reporter, place);
+  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock }, { created }) => {
+    if (madeDefault) noteDefaultRepository(reporter, place, created);
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
       // A damaged snapshot file is named and passed over: the parent is the newest intact one.
@@ -160,8 +160,8 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
-    if (madeDefault) noteDefaultRepository(reporter, place);
+  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock }, { created }) => {
+    if (madeDefault) noteDefaultRepository(reporter, place, created);
     const listing = values.force ? { records: [], damaged: [] } : await repository.listSnapshots();
     reportDamagedSnapshots(reporter, listing.damaged, 'warning');
     const candidates = listing.records.filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
@@ -212,12 +212,16 @@ function tagsToAdd(options: readonly string[]): string[] {
   return [...new Set(options.flatMap((option) => option.split(',')).map((tag) => tag.trim()).filter((tag) => tag !== ''))];
 }
 
-/** Says, once, where the embedded default repository and its key file are. */
-function noteDefaultRepository(reporter: Reporter, place: RepositoryPlace): void {
+/**
+ * Says, once, where the embedded default repository and its key file are: when this backup made
+ * them, or found them just made by another backup that started at the same moment.
+ */
+function noteDefaultRepository(reporter: Reporter, place: RepositoryPlace, created: boolean): void {
+  const which = created ? 'the default one' : 'the default one, which another holdfast made at the same moment';
   reporter.note(
-    'created',
+    created ? 'created' : 'existing',
     { repository: place.location, keyFile: place.defaultKeyFile },
-    `holdfast: no repository was configured, so this backup goes to the default one:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
+    `holdfast: no repository was configured, so this backup goes to ${which}:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
   );
 }
 

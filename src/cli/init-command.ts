@@ -10,7 +10,9 @@ import { prepareDefaultRepository, readPassword, repositoryOptionSpec, repositor
 export const initUsage = `Usage: holdfast init [--repo DIR]
 
 Creates an encrypted repository in DIR. Its master key is random and stored wrapped by the
-password (argon2id); add more passwords with "holdfast key add". Without --repo and
+password (argon2id); add more passwords with "holdfast key add". An empty password is refused;
+on a terminal it is asked for twice. Of several inits of one place at once exactly one makes the
+repository; the others fail (HOLDFAST_REPOSITORY_EXISTS, exit code 1). Without --repo and
 HOLDFAST_REPOSITORY it creates the embedded default and generates its key file.
 
 ${repositoryOptionsUsage}`;
@@ -25,7 +27,7 @@ export async function initCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'init', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const madeDefault = prepareDefaultRepository(place);
-  const password = await readPassword(values, place, `the new repository ${place.location}`);
+  const password = await readPassword(values, place, `the new repository ${place.location}`, { newKey: true });
   return runInRepository(values, reporter, { place, password, create: true }, ({ repository }) => {
     const text = madeDefault
       ? `created the default repository ${place.location}\nits key file is ${place.defaultKeyFile} (mode 0600): keep a copy somewhere safe; without it the backups cannot be read`

@@ -5,7 +5,7 @@
  * never touches the data. passwd adds the new key before removing the old one: interrupted
  * between the two, the repository opens with either password.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Repository } from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
@@ -13,7 +13,7 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { readPasswordFromTerminal } from './password-prompt.js';
 import { Reporter } from './reporter.js';
-import { keyOwner, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { keyOwner, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace } from './repository-options.js';
 import { printTable } from './snapshots-command.js';
 
 export const keyUsage = `Usage: holdfast key list
@@ -22,8 +22,9 @@ export const keyUsage = `Usage: holdfast key list
        holdfast key passwd [--new-password-file FILE]
 
 list shows every key (* marks the one the password given opens), add adds a password, remove
-takes a key out by its id (a unique prefix; never the key in use), and passwd replaces the
-password given by a new one. The new password comes from --new-password-file FILE, else
+takes a key out by its id (a unique prefix; never the key in use nor the only key, and with a
+warning when the default repository's key file opens it), and passwd replaces the password
+given by a new one (never an empty one). The new password comes from --new-password-file FILE, else
 HOLDFAST_NEW_PASSWORD, else it is asked for twice on the terminal.
 
 ${repositoryOptionsUsage}`;
@@ -47,13 +48,16 @@ export async function keyCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'key', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  const newPassword = action === 'add' || action === 'passwd' ? await readNewPassword(values['new-password-file']) : null;
   const session = { place, password, loadIndex: false };
   if (action === 'list') return runInRepository(values, reporter, session, ({ repository }) => listKeys(repository, values.json));
   if (action === 'remove') {
     return runInRepository(values, reporter, session, async ({ repository }) => {
       const name = await findKey(repository, rest[0]!);
+      const defaultKeyFile = await defaultKeyFileOpening(repository, name, place);
       await repository.removeKey(name);
+      if (defaultKeyFile !== null) {
+        reporter.problem('warning', defaultKeyFile, `it opened the key just removed (${name.slice(0, shortIdCharacters)}) and no longer opens the repository: from now on give the password of another key (HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE or --password-file)`);
+      }
       if (values.json) process.stdout.write(`${JSON.stringify({ type: 'removed', key: name, shortId: name.slice(0, shortIdCharacters) })}\n`);
       else process.stdout.write(`removed key ${name.slice(0, shortIdCharacters)}\n`);
       return exitCodes.ok;
@@ -61,8 +65,11 @@ export async function keyCommand(argv: string[]): Promise<number> {
   }
   let added = '';
   let old = '';
+  let newPassword: Buffer | null = null;
   const status = await runInRepository(values, reporter, session, async ({ repository }) => {
-    added = await repository.addKey(newPassword!, keyOwner());
+    // Asked for once the repository opened: the password in use is asked first, and only once.
+    newPassword = await readNewPassword(values['new-password-file']);
+    added = await repository.addKey(newPassword, keyOwner());
     old = repository.keyName;
     return exitCodes.ok;
   });
@@ -76,7 +83,9 @@ export async function keyCommand(argv: string[]): Promise<number> {
   // The library never removes the key a session opened with; a session opened with the new
   // password removes the old key, which also proves the new key works before the old one goes.
   return runInRepository(values, reporter, { ...session, password: newPassword! }, async ({ repository }) => {
+    const defaultKeyFile = await defaultKeyFileOpening(repository, old, place);
     await repository.removeKey(old);
+    if (defaultKeyFile !== null) reporter.problem('warning', defaultKeyFile, 'it opened the old password\'s key and no longer opens the repository: from now on give the new password (HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE or --password-file)');
     if (values.json) process.stdout.write(`${JSON.stringify({ type: 'changed', key: added, shortId, removed: old })}\n`);
     else process.stdout.write(`changed the password: new key ${shortId}, removed key ${old.slice(0, shortIdCharacters)}\n`);
     return exitCodes.ok;
@@ -102,6 +111,13 @@ async function findKey(repository: Repository, prefix: string): Promise<string> 
   if (matches.length === 0) throw fail('no key has this id');
   if (matches.length > 1) throw fail(`${matches.length} keys begin with it; give more of the id`);
   return matches[0]!.name;
+}
+
+/** The default repository's generated key file when it opens key `name`, else null. */
+async function defaultKeyFileOpening(repository: Repository, name: string, place: RepositoryPlace): Promise<string | null> {
+  const file = place.defaultKeyFile;
+  if (file === null || !existsSync(file)) return null;
+  return (await repository.keyOpensWith(name, readFileSync(file))) ? file : null;
 }
 
 async function readNewPassword(file: string | undefined): Promise<Buffer> {

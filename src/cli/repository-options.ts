@@ -5,16 +5,17 @@
  * Where: --repo, else HOLDFAST_REPOSITORY, else the embedded default — a repository in the XDG
  * data directory ($XDG_DATA_HOME/holdfast/repository, ~/.local/share by default) whose password
  * is a generated key file beside it (repository.key, mode 0600). `backup` and `init` create the
- * default on first use and say where both are, once; other verbs expect it to exist.
+ * default on first use and say where both are, once; other verbs expect it to exist. Several
+ * first backups at once share one key file and one repository (the first init wins).
  *
  * Password: --password-file, else HOLDFAST_PASSWORD_FILE, else HOLDFAST_PASSWORD, else the
- * default's key file, else a prompt on a terminal.
+ * default's key file, else a prompt on a terminal; read only once the repository was found.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
-import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type RepositorySession } from '../api/internal.js';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type PasswordSource, type RepositorySession } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { readPasswordFromTerminal } from './password-prompt.js';
@@ -59,13 +60,22 @@ export interface RepositoryPlace {
 }
 
 export function defaultRepositoryPlace(): { location: string; keyFile: string } {
-  const dataHome = process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share');
-  const directory = join(dataHome, 'holdfast');
+  const directory = join(xdgDirectory('XDG_DATA_HOME', ['.local', 'share']), 'holdfast');
   return { location: join(directory, 'repository'), keyFile: join(directory, 'repository.key') };
 }
 
 export function cacheDirectory(): string {
-  return join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'holdfast');
+  return join(xdgDirectory('XDG_CACHE_HOME', ['.cache']), 'holdfast');
+}
+
+/**
+ * An XDG base directory: the variable's value, or its default below $HOME. The XDG Base
+ * Directory spec counts an empty value as unset and calls a relative one invalid, to be ignored
+ * (service managers and scripts often leave XDG_DATA_HOME="").
+ */
+function xdgDirectory(variable: string, homeDefault: readonly string[]): string {
+  const value = process.env[variable];
+  return value !== undefined && isAbsolute(value) ? value : join(homedir(), ...homeDefault);
 }
 
 export function repositoryPlace(values: RepositoryValues): RepositoryPlace {
@@ -75,26 +85,69 @@ export function repositoryPlace(values: RepositoryValues): RepositoryPlace {
   return { location: place.location, defaultKeyFile: place.keyFile };
 }
 
-/** The password from a file, the environment, the default's key file or a prompt. */
-export async function readPassword(values: RepositoryValues, place: RepositoryPlace, purpose: string): Promise<Buffer> {
+/**
+ * Where the password comes from: a file, the environment, the default's key file or a prompt.
+ * It is read when the repository asks for it, once it was found, so that a missing repository
+ * is reported as such (exit code 10) and not as a missing password; and read once. For a new
+ * repository (`newKey`) a prompt asks twice, and an empty password is refused (as the library
+ * refuses it from anywhere).
+ */
+export function readPassword(values: RepositoryValues, place: RepositoryPlace, purpose: string, options: { newKey?: boolean } = {}): Promise<PasswordSource> {
+  let read: Promise<Buffer> | null = null;
+  const source = (): Promise<Buffer> => (read ??= passwordFromSomewhere(values, place, purpose, options.newKey === true));
+  return Promise.resolve(source);
+}
+
+async function passwordFromSomewhere(values: RepositoryValues, place: RepositoryPlace, purpose: string, newKey: boolean): Promise<Buffer> {
   const file = values['password-file'] ?? process.env['HOLDFAST_PASSWORD_FILE'];
   if (file !== undefined && file !== '') return Buffer.from(readFileSync(file, 'utf8').replace(/\r?\n$/, ''), 'utf8');
   const given = process.env['HOLDFAST_PASSWORD'];
   if (given !== undefined) return Buffer.from(given, 'utf8');
   if (place.defaultKeyFile !== null && existsSync(place.defaultKeyFile)) return readFileSync(place.defaultKeyFile);
-  if (process.stdin.isTTY) return readPasswordFromTerminal(`Password for ${purpose}: `);
-  throw new UsageError(`no password: set HOLDFAST_PASSWORD or HOLDFAST_PASSWORD_FILE, or give --password-file`);
+  if (!process.stdin.isTTY) throw new UsageError(`no password: set HOLDFAST_PASSWORD or HOLDFAST_PASSWORD_FILE, or give --password-file`);
+  const password = await readPasswordFromTerminal(`Password for ${purpose}: `);
+  if (!newKey) return password;
+  if (password.length === 0) throw new UsageError('the password is empty; give a password to protect the repository with');
+  if (!password.equals(await readPasswordFromTerminal('Password again: '))) throw new UsageError('the two passwords differ');
+  return password;
 }
 
 /**
  * Makes the embedded default's key file (mode 0600, directory 0700) when neither it nor the
- * repository exists; returns true when it did. The caller then creates the repository.
+ * repository exists; returns true when the repository is still to be made (by the caller).
+ * The key file appears whole or not at all (written aside, synced, then linked to its name):
+ * of several first runs at once one writes it and every one reads the same key.
  */
 export function prepareDefaultRepository(place: RepositoryPlace): boolean {
   if (place.defaultKeyFile === null || existsSync(join(place.location, 'config'))) return false;
-  mkdirSync(join(place.defaultKeyFile, '..'), { recursive: true, mode: 0o700 });
-  if (!existsSync(place.defaultKeyFile)) writeFileSync(place.defaultKeyFile, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  mkdirSync(dirname(place.defaultKeyFile), { recursive: true, mode: 0o700 });
+  if (!existsSync(place.defaultKeyFile)) writeFileOnce(place.defaultKeyFile, randomBytes(32).toString('base64url'));
   return true;
+}
+
+/** Writes `path` (mode 0600) unless it exists, durably and never partly; a writer that loses the race leaves nothing. */
+function writeFileOnce(path: string, text: string): void {
+  const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  const descriptor = openSync(temporary, 'wx', 0o600);
+  try {
+    writeSync(descriptor, text);
+    fsyncSync(descriptor);
+  } finally {
+    closeSync(descriptor);
+  }
+  try {
+    linkSync(temporary, path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temporary);
+  }
+  const directory = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
 }
 
 export function keyOwner(): { hostname: string; username: string } {
@@ -104,35 +157,50 @@ export function keyOwner(): { hostname: string; username: string } {
 /**
  * Runs a verb's body in a repository session with tracing: --trace FILE records every event;
  * SIGUSR2 dumps the flight recorder beside the cache without stopping. Maps the errors of
- * opening a repository to their exit codes.
+ * opening a repository to their exit codes. `create`: true makes the repository (init);
+ * 'unless-exists' makes it, or opens the one that another process made first (the default
+ * repository's first backups), and tells the body which happened.
  */
 export async function runInRepository(
   values: RepositoryValues,
   reporter: Reporter,
-  options: { place: RepositoryPlace; password: Buffer; create?: boolean; loadIndex?: boolean; lock?: LockMode | 'none' },
-  body: (session: RepositorySession) => Promise<number>,
+  options: { place: RepositoryPlace; password: PasswordSource; create?: boolean | 'unless-exists'; loadIndex?: boolean; lock?: LockMode | 'none' },
+  body: (session: RepositorySession, opened: { created: boolean }) => Promise<number>,
 ): Promise<number> {
   const recorder = new TraceRecorder();
   if (values.trace !== undefined) recorder.recordToFile(values.trace);
   const uninstall = installFlightRecorderDumps(recorder, cacheDirectory(), (line) => process.stderr.write(`holdfast: ${line}\n`));
-  try {
-    return await withRepository(
+  let bodyStarted = false;
+  const session = (create: boolean): Promise<number> =>
+    withRepository(
       {
         location: options.place.location,
         password: options.password,
         recorder,
-        ...(options.create === true ? { create: keyOwner() } : {}),
+        ...(create ? { create: keyOwner() } : {}),
         ...(options.loadIndex === false ? { loadIndex: false } : {}),
         lock: lockOptions(values, options.lock ?? 'shared', reporter),
       },
-      (session) => {
+      (opened) => {
+        bodyStarted = true;
         // Another key opened it; the user should still hear that a key file is damaged.
-        for (const error of session.repository.damagedKeys) reporter.problem('warning', error.path, error);
-        return body(session);
+        for (const error of opened.repository.damagedKeys) reporter.problem('warning', error.path, error);
+        return body(opened, { created: create });
       },
     );
+  try {
+    try {
+      return await session(options.create === true || options.create === 'unless-exists');
+    } catch (error) {
+      const exists = (error as { code?: unknown } | null)?.code === 'HOLDFAST_REPOSITORY_EXISTS';
+      if (options.create !== 'unless-exists' || !exists || bodyStarted) throw error;
+      return await session(false);
+    }
   } catch (error) {
     reporter.fatal(error);
+    if (exitCodeOf(error) === exitCodes.noRepository && options.place.defaultKeyFile !== null) {
+      reporter.note('hint', { repository: options.place.location }, 'holdfast: no repository is configured and the default one is not made yet: "holdfast backup DIR" makes it; or give --repo DIR or HOLDFAST_REPOSITORY');
+    }
     return exitCodeOf(error);
   } finally {
     uninstall();

@@ -15,7 +15,7 @@ import { siblingModuleUrl } from '../pool/sibling-module-url.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
 import { RepositoryLock, type LockOptions } from '../repo/lock.js';
-import { Repository, type KeyOptions } from '../repo/repository.js';
+import { Repository, type KeyOptions, type PasswordSource } from '../repo/repository.js';
 import type { TraceRecorder } from '../trace/trace-recorder.js';
 
 export interface RepositorySession {
@@ -29,7 +29,8 @@ export interface RepositorySession {
 
 export interface SessionOptions {
   location: string;
-  password: Buffer;
+  /** A function is asked only once the repository was found (or, to create one, none was). */
+  password: PasswordSource;
   recorder: TraceRecorder;
   /** Make the repository first (init); it must not exist yet. */
   create?: KeyOptions;

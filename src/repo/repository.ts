@@ -21,7 +21,7 @@ import { generateMasterKey, type MasterKey } from './master-key.js';
 import type { OpenJob } from './pack-worker.js';
 import { open, seal } from './seal.js';
 import { transferableBuffer } from './transferable.js';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** The files the repository seals whole with the master key (packs are sealed blob by blob). */
 export type SealedKind = 'index' | 'snapshots' | 'locks';
@@ -45,6 +45,13 @@ export interface KeyRecord {
   current: boolean;
 }
 
+/**
+ * A password, or how to get it: a function is called once the repository was found (and, for
+ * init, once it is known that none is there yet), so that a missing repository is reported as
+ * such and nobody is asked for a password first.
+ */
+export type PasswordSource = Buffer | (() => Promise<Buffer>);
+
 export interface KeyOptions {
   kdf?: KdfParameters;
   hostname: string;
@@ -55,6 +62,10 @@ export interface KeyOptions {
 const shortIdCharactersMin = 4;
 /** Foreign names listed in a message about a directory that is not a repository. */
 const foreignNamesShownMax = 5;
+/** The directories of a restic repository, beside its config (restic's own layout). */
+const resticDirectoryNames = ['data', 'index', 'keys', 'snapshots'];
+/** A restic key file is a few hundred bytes of JSON; a larger file is not read to find out. */
+const resticKeyBytesMax = 64 * 1024;
 
 export class Repository {
   readonly backend: Backend;
@@ -89,22 +100,40 @@ export class Repository {
    * Makes a new repository where none is: HOLDFAST_REPOSITORY_EXISTS where one is, and
    * HOLDFAST_NOT_EMPTY in a directory of other files (a repository's directories are not
    * scattered among a user's files). A directory an unfinished init left is taken up again.
+   * HOLDFAST_USAGE for an empty password.
+   *
+   * Of several inits racing for one place exactly one makes the repository: the config is its
+   * one commit step, saved create-only after the key file, and it names its master key
+   * (keyCheck). The others fail with HOLDFAST_REPOSITORY_EXISTS and take their key files away
+   * again; a key file that stays (the process died first) opens no session, since it fails
+   * the config's keyCheck.
    */
-  static async init(backend: Backend, password: Buffer, options: KeyOptions & { workers: WorkerPool }): Promise<Repository> {
+  static async init(backend: Backend, password: PasswordSource, options: KeyOptions & { workers: WorkerPool }): Promise<Repository> {
     const context = { operation: 'init repository', path: backend.location };
-    if ((await readConfig(backend)) !== null) throw holdfastError('HOLDFAST_REPOSITORY_EXISTS', context, 'a repository is already there');
+    if ((await readConfig(backend, 'HOLDFAST_NOT_EMPTY', context)) !== null) throw holdfastError('HOLDFAST_REPOSITORY_EXISTS', context, 'a repository is already there');
     const foreign = foreignNames(await backend.topLevelNames());
     if (foreign.length > 0) {
       throw holdfastError('HOLDFAST_NOT_EMPTY', context, `the directory is not empty (it holds ${describeNames(foreign)}); give a new or empty directory for a repository`);
     }
+    const secret = await passwordOf(password);
+    if (secret.length === 0) throw holdfastError('HOLDFAST_USAGE', context, 'the password is empty; give a password to protect the repository with');
     await backend.create();
     const master = generateMasterKey();
-    const keyFile = await createKeyFile(master, password, options);
+    const keyFile = await createKeyFile(master, secret, options);
     const keyName = storageName(keyFile);
     await backend.save('keys', keyName, keyFile);
-    const config: RepositoryConfig = { format: repositoryFormatName, version: repositoryVersion, id: randomBytes(32).toString('hex'), created: new Date().toISOString() };
+    const id = randomBytes(32).toString('hex');
+    const config: RepositoryConfig = { format: repositoryFormatName, version: repositoryVersion, id, created: new Date().toISOString(), keyCheck: keyCheck(master, id) };
     // The config goes last: a repository is there once its config is, and then it has a key.
-    await backend.save('config', 'config', encodeJson(config));
+    try {
+      await backend.save('config', 'config', encodeJson(config), { createOnly: true });
+    } catch (error) {
+      // Lost the race: this key file is an orphan. After any other failure the config may have
+      // landed all the same (a failed directory sync), and then the key is the repository's.
+      if (!isErrorCode(error, 'EEXIST')) throw error;
+      await backend.remove('keys', keyName);
+      throw holdfastError('HOLDFAST_REPOSITORY_EXISTS', context, 'another process made a repository here at the same moment');
+    }
     return new Repository(backend, master, config, keyName, options.workers);
   }
 
@@ -117,13 +146,15 @@ export class Repository {
    * been its. A key file is damaged when it cannot be read, when its bytes do not hash to its name
    * (HOLDFAST_INTEGRITY: changed after it was written), or when it asks for more derivation work
    * than holdfast allows (HOLDFAST_LIMIT_EXCEEDED: planted; it is not tried). The others are tried
-   * cheapest first. The index is not loaded yet.
+   * cheapest first. A key that opens but fails the config's keyCheck (left by an init that lost a
+   * race) is not this repository's and is passed over. The index is not loaded yet.
    */
-  static async open(backend: Backend, password: Buffer, options: { workers: WorkerPool }): Promise<Repository> {
+  static async open(backend: Backend, password: PasswordSource, options: { workers: WorkerPool }): Promise<Repository> {
     const context = { operation: 'open repository', path: backend.location };
-    const config = await readConfig(backend);
+    const config = await readConfig(backend, 'HOLDFAST_NO_REPOSITORY', context);
     if (config === null) throw holdfastError('HOLDFAST_NO_REPOSITORY', context, await noRepositoryReason(backend));
     const keys = await backend.list('keys');
+    if (keys.length === 0) throw holdfastError('HOLDFAST_MISSING', context, 'it has no key file (keys/ is empty): nothing can open it');
     // Every key file is read and checked first (no derivation yet, so this is cheap): damage is
     // reported even when a key before the damaged one opens.
     const damaged: HoldfastError[] = [];
@@ -145,10 +176,13 @@ export class Repository {
     }
     // Cheapest first (a stable sort: listing order among equals), so a costly key delays only itself.
     intactKeys.sort((a, b) => a.workKiB - b.workKiB);
+    const secret = await passwordOf(password);
+    let foreignKeys = 0;
     for (const key of intactKeys) {
       try {
-        const master = await openKeyFile(key.bytes, password, { path: key.path });
-        return new Repository(backend, master, config, key.name, options.workers, damaged);
+        const master = await openKeyFile(key.bytes, secret, { path: key.path });
+        if (config.keyCheck === undefined || keyCheck(master, config.id) === config.keyCheck) return new Repository(backend, master, config, key.name, options.workers, damaged);
+        foreignKeys++;
       } catch (error) {
         if (!isErrorCode(error, 'HOLDFAST_WRONG_PASSWORD')) throw error;
       }
@@ -156,8 +190,8 @@ export class Repository {
     const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? '' : 's'}`;
     const first = damaged[0];
     if (first === undefined) {
-      if (keys.length === 0) throw holdfastError('HOLDFAST_MISSING', context, 'it has no key file (keys/ is empty): nothing can open it');
-      throw holdfastError('HOLDFAST_WRONG_PASSWORD', context, `the password opens none of its ${plural(keys.length, 'key')}`);
+      const foreign = foreignKeys === 0 ? '' : ` (it opens ${plural(foreignKeys, 'key file')} of another master key, left by an init that did not finish)`;
+      throw holdfastError('HOLDFAST_WRONG_PASSWORD', context, `the password opens none of its ${plural(keys.length - foreignKeys, 'key')}${foreign}`);
     }
     const intact = intactKeys.length;
     // A key that was not tried (too costly) may be the password's as much as one that cannot be read.
@@ -314,25 +348,52 @@ export class Repository {
     return Promise.all(files.map(async (file) => ({ name: file.name, summary: readKeyFileSummary(await this.backend.load('keys', file.name)), current: file.name === this.keyName })));
   }
 
-  /** Adds a key file that opens this repository with `password`; returns its name. */
+  /** Adds a key file that opens this repository with `password` (not empty); returns its name. */
   async addKey(password: Buffer, options: KeyOptions): Promise<string> {
+    if (password.length === 0) throw holdfastError('HOLDFAST_USAGE', { operation: 'add key', path: this.backend.location }, 'the new password is empty');
     const keyFile = await createKeyFile(this.master, password, options);
     const name = storageName(keyFile);
     await this.backend.save('keys', name, keyFile);
     return name;
   }
 
-  /** Removes a key file; never the one this session opened with, so a repository always keeps a key. */
+  /**
+   * Removes a key file; never the repository's only key, nor the one this session opened with,
+   * so a repository always keeps a key that opens it.
+   */
   async removeKey(name: string): Promise<void> {
-    if (name === this.keyName) {
-      throw holdfastError('HOLDFAST_USAGE', { operation: 'remove key', path: name.slice(0, 8) }, 'this is the key in use; open the repository with another key to remove it');
+    const context = { operation: 'remove key', path: name.slice(0, 8) };
+    const names = (await this.backend.list('keys')).map((file) => file.name);
+    if (names.length === 1 && names[0] === name) {
+      throw holdfastError('HOLDFAST_USAGE', context, 'it is the only key of the repository: without it nothing opens the repository; add another with "holdfast key add" first');
     }
+    if (name === this.keyName) {
+      throw holdfastError('HOLDFAST_USAGE', context, 'this is the key in use; open the repository with another key to remove it');
+    }
+    // Another process may have removed the key this session opened with (with its own key).
+    if (!names.includes(this.keyName)) throw holdfastError('HOLDFAST_USAGE', context, 'the key in use was removed meanwhile; removing this one too could leave no key');
     await this.backend.remove('keys', name);
+  }
+
+  /** Whether `password` opens the key file `name` to this repository's master key. */
+  async keyOpensWith(name: string, password: Buffer): Promise<boolean> {
+    const bytes = await this.backend.load('keys', name);
+    try {
+      const master = await openKeyFile(bytes, password, { path: `${this.backend.location}/keys/${name}` });
+      return master.encryptionKey.equals(this.master.encryptionKey);
+    } catch (error) {
+      if (isErrorCode(error, 'HOLDFAST_WRONG_PASSWORD')) return false;
+      throw error;
+    }
   }
 }
 
-/** The config, or null when there is no repository at all (no file, or no directory). */
-async function readConfig(backend: Backend): Promise<RepositoryConfig | null> {
+/**
+ * The config, or null when there is no repository at all (no file, or no directory). A binary
+ * config (control bytes) beside restic's directories is a restic repository: `code` with a
+ * message that says so, and none of its bytes.
+ */
+async function readConfig(backend: Backend, code: 'HOLDFAST_NO_REPOSITORY' | 'HOLDFAST_NOT_EMPTY', context: { operation: string; path: string }): Promise<RepositoryConfig | null> {
   let bytes: Buffer;
   try {
     bytes = await backend.load('config', 'config');
@@ -340,7 +401,37 @@ async function readConfig(backend: Backend): Promise<RepositoryConfig | null> {
     if (isErrorCode(error, 'ENOENT') || isErrorCode(error, 'ENOTDIR')) return null;
     throw error;
   }
+  // restic's config is sealed: random bytes, where a damaged holdfast config is text.
+  if (bytes.some((byte) => byte < 0x09 || (byte > 0x0d && byte < 0x20)) && (await looksLikeRestic(backend))) {
+    throw holdfastError(code, context, 'this looks like a restic repository (an encrypted config beside data/, index/, keys/ and snapshots/), which holdfast cannot read');
+  }
   return decodeConfig(bytes, `${backend.location}/config`);
+}
+
+/**
+ * restic's directories, and a key file of restic's kind ("kdf": "scrypt") if there is one: a
+ * holdfast repository whose config was damaged into binary (zeroed by a crash) is not taken for one.
+ */
+async function looksLikeRestic(backend: Backend): Promise<boolean> {
+  const names = await backend.topLevelNames();
+  if (!resticDirectoryNames.every((name) => names.includes(name))) return false;
+  const key = (await backend.list('keys')).find((file) => file.sizeBytes <= resticKeyBytesMax);
+  if (key === undefined) return true;
+  try {
+    const value = JSON.parse((await backend.load('keys', key.name)).toString('utf8')) as { kdf?: unknown } | null;
+    return value?.kdf === 'scrypt';
+  } catch {
+    return false;
+  }
+}
+
+/** Ties a master key to one repository without revealing anything of it: HMAC-SHA256 of the id. */
+function keyCheck(master: MasterKey, repositoryId: string): string {
+  return createHmac('sha256', master.encryptionKey).update(`holdfast key check ${repositoryId}`).digest('hex');
+}
+
+async function passwordOf(source: PasswordSource): Promise<Buffer> {
+  return Buffer.isBuffer(source) ? source : source();
 }
 
 /** Names at the top of a location that no repository (nor an unfinished init) puts there. */

@@ -24,6 +24,11 @@ export interface HoldfastRunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The command line that runs the CLI with `args` (for a runner of its own, such as a terminal). */
+export function holdfastCommandLine(args: readonly string[]): string[] {
+  return [process.execPath, '--import', tsxLoader, cliPath, ...args];
+}
+
 export function runHoldfast(args: readonly string[], options: HoldfastRunOptions = {}): Promise<HoldfastRun> {
   return startHoldfast(args, options).done;
 }

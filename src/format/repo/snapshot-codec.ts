@@ -16,6 +16,12 @@ export interface RepositoryConfig {
   /** 64 hex characters, random. */
   id: string;
   created: string;
+  /**
+   * 64 hex: proves which master key is this repository's (keyCheck() in repo/repository.ts), so a
+   * key file left by an init that lost a race, or did not finish, is never taken for one of its
+   * keys. Configs written before it was added lack it.
+   */
+  keyCheck?: string;
 }
 
 export interface SnapshotSummary {
@@ -87,6 +93,7 @@ export function decodeConfig(bytes: Buffer, path: string): RepositoryConfig {
     throw holdfastError('HOLDFAST_FORMAT_VERSION', { operation: 'open repository', path }, `it is a repository of format version ${value.version}; this holdfast reads version ${repositoryVersion} only${value.version > repositoryVersion ? ' (a newer holdfast made it)' : ''}`);
   }
   if (typeof value.id !== 'string' || !hexId.test(value.id) || typeof value.created !== 'string') throw fail('it lacks an id or a creation time');
+  if (value.keyCheck !== undefined && (typeof value.keyCheck !== 'string' || !hexId.test(value.keyCheck))) throw fail('its keyCheck is not 64 hex characters');
   return value as RepositoryConfig;
 }
 
@@ -126,7 +133,14 @@ function parseJson(bytes: Buffer, fail: (reason: string) => Error): unknown {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('it is not a JSON object');
     return value;
   } catch (error) {
-    if (error instanceof SyntaxError) throw fail(`it is not valid JSON (${error.message})`);
+    // V8 quotes the input in its message: binary (a foreign file) must not reach a terminal raw.
+    if (error instanceof SyntaxError) throw fail(`it is not valid JSON (${printable(error.message)})`);
     throw error;
   }
+}
+
+/** Text with every character outside printable ASCII replaced by "?", at most 200 characters. */
+function printable(text: string): string {
+  const shown = text.replace(/[^\x20-\x7e]/g, '?');
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
 }

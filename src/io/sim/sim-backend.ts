@@ -249,8 +249,9 @@ export class SimBackend implements Backend {
     return this.#statOf(inode);
   }
 
-  // The simulator models files, directories and pipes; links, special files, owners and times
-  // are the real machine's business (tests of them run there), so these calls say ENOTSUP.
+  // The simulator models files, directories, pipes and hard links (a create-only save links its
+  // temporary file); symlinks, special files, owners and times are the real machine's business
+  // (tests of them run there), so these calls say ENOTSUP.
   readLink(path: FilePath): Promise<Buffer> {
     return this.#unsupported('readlink', path);
   }
@@ -259,8 +260,18 @@ export class SimBackend implements Backend {
     return this.#unsupported('symlink', path);
   }
 
-  makeHardLink(_existing: FilePath, path: FilePath): Promise<void> {
-    return this.#unsupported('link', path);
+  makeHardLink(existingPath: FilePath, targetPath: FilePath): Promise<void> {
+    const existing = displayPath(existingPath);
+    const target = displayPath(targetPath);
+    return this.#call(`link ${existing}`, () => {
+      const context = { operation: `link "${existing}" as`, path: target };
+      const inode = this.fileSystem.lookup(existing);
+      if (inode === undefined) throw fail('ENOENT', 'link', context);
+      if (inode.kind === 'directory') throw fail('EPERM', 'link', context);
+      if (this.fileSystem.lookup(target) !== undefined) throw fail('EEXIST', 'link', context);
+      if (!this.fileSystem.parentIsDirectory(target)) throw fail('ENOENT', 'link', context);
+      this.fileSystem.link(existing, target);
+    });
   }
 
   makeNode(path: FilePath, _kind: NodeKind, _mode: number, _major: number, _minor: number): Promise<void> {
@@ -513,7 +524,7 @@ export class SimBackend implements Backend {
   }
 }
 
-function fail(name: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EIO' | 'ENOSPC' | 'EAGAIN' | 'EBADF' | 'ENODATA' | 'EBUSY' | 'EINVAL', syscall: string, context: ErrorContext): SystemCallError {
+function fail(name: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'EIO' | 'ENOSPC' | 'EAGAIN' | 'EBADF' | 'ENODATA' | 'EBUSY' | 'EINVAL' | 'EPERM', syscall: string, context: ErrorContext): SystemCallError {
   return new SystemCallError(errnoNumber(name), syscall, context);
 }
 

@@ -85,6 +85,14 @@ export class SimFileSystem {
     this.#unlink(from);
   }
 
+  /** A second name for an existing inode (link(2)); the target must not exist. */
+  link(existing: string, target: string): void {
+    const number = this.#names.get(normalize(existing));
+    assert(number !== undefined, `link of missing ${existing}`);
+    assert(!this.#names.has(normalize(target)), `link over existing ${target}`);
+    this.#link(normalize(target), number);
+  }
+
   unlink(path: string): void {
     this.#unlink(normalize(path));
   }

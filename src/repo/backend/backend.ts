@@ -23,6 +23,15 @@ export interface ByteRange {
   lengthBytes: number;
 }
 
+export interface SaveOptions {
+  /**
+   * Store the file only if the name is free: EEXIST, with the stored file left as it was, when it
+   * is taken. Of several savers racing for one name exactly one succeeds. A new repository's
+   * config is saved so, which makes it the one step that decides which init made the repository.
+   */
+  createOnly?: boolean;
+}
+
 export interface Backend {
   /** Where the repository is, for messages ("/srv/backups/repo"). */
   readonly location: string;
@@ -32,13 +41,16 @@ export interface Backend {
    * Stores `bytes` under kind/name: the file is complete and durable (file and directory synced)
    * when the promise resolves. The caller keeps ownership of `bytes`; they are not kept.
    */
-  save(kind: FileKind, name: string, bytes: Uint8Array): Promise<void>;
+  save(kind: FileKind, name: string, bytes: Uint8Array, options?: SaveOptions): Promise<void>;
   /**
    * The whole file, or a range of it; a file shorter than the range is HOLDFAST_FORMAT_TRUNCATED.
    * The Buffer is the caller's and spans exactly its own ArrayBuffer (it can be transferred).
    */
   load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer>;
-  /** The files of a kind, in no particular order; temporary files are never listed. */
+  /**
+   * The files of a kind, in no particular order; temporary files are never listed, nor a file
+   * removed while the listing ran.
+   */
   list(kind: FileKind): Promise<StoredFile[]>;
   /**
    * The names at the top of the location (files and directories, temporary ones included), to

@@ -8,6 +8,8 @@
  * syncs it, renames it over the final name and syncs the directory (rule D1): a crash leaves
  * either the whole file or a temporary file that list() never shows. Nothing is rewritten in
  * place; a name saved twice gets the same bytes, because names are hashes of the content.
+ * A create-only save links the synced temporary file to its name instead of renaming it, so a
+ * taken name fails with EEXIST (link(2) never replaces) and a reader never sees a partial file.
  */
 import { randomBytes } from 'node:crypto';
 import { holdfastError, isErrorCode } from '../../errors/holdfast-error.js';
@@ -15,7 +17,7 @@ import type { BufferPool } from '../../io/buffer-pool.js';
 import type { Handle } from '../../io/handle.js';
 import type { Io } from '../../io/io.js';
 import { readOnce, writeAll } from '../../io/transfer.js';
-import { fileKinds, type Backend, type ByteRange, type FileKind, type StoredFile } from './backend.js';
+import { fileKinds, type Backend, type ByteRange, type FileKind, type SaveOptions, type StoredFile } from './backend.js';
 
 const namePattern = /^[0-9a-f]{64}$/;
 const temporaryPrefix = '.tmp-';
@@ -42,7 +44,7 @@ export class LocalBackend implements Backend {
     await this.#syncDirectory(this.location);
   }
 
-  async save(kind: FileKind, name: string, bytes: Uint8Array): Promise<void> {
+  async save(kind: FileKind, name: string, bytes: Uint8Array, options: SaveOptions = {}): Promise<void> {
     const path = this.#path(kind, name);
     const directory = path.slice(0, path.lastIndexOf('/'));
     const temporary = `${directory}/${temporaryPrefix}${name}-${randomBytes(6).toString('hex')}`;
@@ -53,7 +55,13 @@ export class LocalBackend implements Backend {
       const closing = handle;
       handle = null;
       await closing.close();
-      await this.#io.rename(temporary, path);
+      if (options.createOnly === true) {
+        await this.#io.makeHardLink(temporary, path);
+        // Saved now: a temporary name left behind is no part of the repository (list() skips it).
+        await this.#io.unlink(temporary).catch(() => undefined);
+      } else {
+        await this.#io.rename(temporary, path);
+      }
     } catch (error) {
       await handle?.close();
       await this.#io.unlink(temporary).catch(() => undefined);
@@ -83,8 +91,11 @@ export class LocalBackend implements Backend {
     const found: StoredFile[] = [];
     for (const directory of directories) {
       const names = (await this.#names(directory)).filter((name) => namePattern.test(name));
-      const stats = await Promise.all(names.map((name) => this.#io.lstat(`${directory}/${name}`)));
-      names.forEach((name, index) => found.push({ name, sizeBytes: stats[index]!.sizeBytes }));
+      const stats = await Promise.all(names.map((name) => this.#sizeOrVanished(`${directory}/${name}`)));
+      names.forEach((name, index) => {
+        const sizeBytes = stats[index];
+        if (sizeBytes !== undefined && sizeBytes !== null) found.push({ name, sizeBytes });
+      });
     }
     return found;
   }
@@ -108,6 +119,16 @@ export class LocalBackend implements Backend {
     if (kind === 'config') return `${this.location}/config`;
     if (!namePattern.test(name)) throw holdfastError('HOLDFAST_USAGE', { operation: 'name a file in', path: this.location }, `"${name}" is not a 64-character hex name`);
     return kind === 'data' ? `${this.location}/data/${name.slice(0, 2)}/${name}` : `${this.location}/${kind}/${name}`;
+  }
+
+  /** A file's size, or null when it was removed since the directory was read (a lock let go). */
+  async #sizeOrVanished(path: string): Promise<number | null> {
+    try {
+      return (await this.#io.lstat(path)).sizeBytes;
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) return null;
+      throw error;
+    }
   }
 
   async #names(directory: string): Promise<string[]> {
