@@ -220,3 +220,17 @@ test('removing the key the default key file opens is warned about, and the only 
   const quiet = await holdfastOk(['key', 'add'], cleanEnvironment({ HOME: home.path, HOLDFAST_PASSWORD: 'second password', HOLDFAST_NEW_PASSWORD: 'third password' }));
   assert.doesNotMatch(quiet.stderr, /warning/);
 });
+
+test('a first backup with HOLDFAST_PASSWORD set protects the default repository with that password and makes no key file', async () => {
+  using home = temporaryDirectory();
+  const { source, repository, keyFile } = freshHome(home.path);
+  const env = cleanEnvironment({ HOME: home.path, HOLDFAST_PASSWORD: 'my own password' });
+  const first = await holdfastOk(['backup', source], env);
+  assert.ok(!existsSync(keyFile), 'no key file that would not open the repository');
+  assert.match(first.stderr, /the one you gave/);
+  assert.ok(!first.stderr.includes(keyFile), `the note does not tell the user to keep a key file: ${first.stderr}`);
+  await holdfastOk(['snapshots'], env);
+  const withoutPassword = await runHoldfast(['snapshots'], { env: cleanEnvironment({ HOME: home.path }) });
+  assert.notEqual(withoutPassword.exitCode, 0, 'without the password nothing opens it');
+  assert.ok(existsSync(join(repository, 'config')));
+});

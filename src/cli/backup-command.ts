@@ -14,7 +14,7 @@ import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { filterOptions, hasFilterOptions, hasPathListOptions, selectedPaths, selectionOptionSpec, selectionUsage } from './backup-selection.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
-import { keyOwner, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
+import { defaultRepositorySecret, keyOwner, passwordGiven, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository, type RepositoryPlace, type RepositoryValues } from './repository-options.js';
 import { reportDamagedSnapshots } from './snapshot-filter.js';
 
 export const backupUsage = `Usage: holdfast backup PATH... [--files-from FILE] [--tag TAG]... [--host NAME] [--exclude GLOB]...
@@ -98,11 +98,11 @@ type FileBackupValues = RepositoryValues & { tag: string[]; host?: string | unde
 async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan: BackupPlan): Promise<number> {
   const { paths, missing } = plan;
   const place = repositoryPlace(values);
-  const madeDefault = prepareDefaultRepository(place);
+  const madeDefault = prepareDefaultRepository(place, values);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock }, { created }) => {
-    if (madeDefault) noteDefaultRepository(reporter, place, created);
+    if (madeDefault) noteDefaultRepository(reporter, place, values, created);
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
       // A damaged snapshot file is named and passed over: the parent is the newest intact one.
@@ -157,11 +157,11 @@ async function volumeBackupCommand(values: RepositoryValues & { tag: string[]; h
   const source = isNbdUri(volume) ? volume : realpathSync(resolve(volume));
   const reporter = new Reporter({ verb: 'backup', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
-  const madeDefault = prepareDefaultRepository(place);
+  const madeDefault = prepareDefaultRepository(place, values);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
   return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock }, { created }) => {
-    if (madeDefault) noteDefaultRepository(reporter, place, created);
+    if (madeDefault) noteDefaultRepository(reporter, place, values, created);
     const listing = values.force ? { records: [], damaged: [] } : await repository.listSnapshots();
     reportDamagedSnapshots(reporter, listing.damaged, 'warning');
     const candidates = listing.records.filter((record) => record.snapshot.hostname === hostname && record.snapshot.volume !== undefined);
@@ -216,12 +216,12 @@ function tagsToAdd(options: readonly string[]): string[] {
  * Says, once, where the embedded default repository and its key file are: when this backup made
  * them, or found them just made by another backup that started at the same moment.
  */
-function noteDefaultRepository(reporter: Reporter, place: RepositoryPlace, created: boolean): void {
+function noteDefaultRepository(reporter: Reporter, place: RepositoryPlace, values: RepositoryValues, created: boolean): void {
   const which = created ? 'the default one' : 'the default one, which another holdfast made at the same moment';
   reporter.note(
     created ? 'created' : 'existing',
-    { repository: place.location, keyFile: place.defaultKeyFile },
-    `holdfast: no repository was configured, so this backup goes to ${which}:\n  repository: ${place.location}\n  key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
+    { repository: place.location, keyFile: passwordGiven(values) ? null : place.defaultKeyFile },
+    `holdfast: no repository was configured, so this backup goes to ${which}:\n  repository: ${place.location}\n  ${defaultRepositorySecret(place, values)}\nSet HOLDFAST_REPOSITORY or --repo to use another.`,
   );
 }
 

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { Reporter } from './reporter.js';
-import { prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
+import { defaultRepositorySecret, passwordGiven, prepareDefaultRepository, readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryPlace, runInRepository } from './repository-options.js';
 
 export const initUsage = `Usage: holdfast init [--repo DIR]
 
@@ -26,13 +26,13 @@ export async function initCommand(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError('init takes no arguments; give the repository with --repo DIR');
   const reporter = new Reporter({ verb: 'init', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
-  const madeDefault = prepareDefaultRepository(place);
+  const madeDefault = prepareDefaultRepository(place, values);
   const password = await readPassword(values, place, `the new repository ${place.location}`, { newKey: true });
   return runInRepository(values, reporter, { place, password, create: true }, ({ repository }) => {
     const text = madeDefault
-      ? `created the default repository ${place.location}\nits key file is ${place.defaultKeyFile} (mode 0600): keep a copy somewhere safe; without it the backups cannot be read`
+      ? `created the default repository ${place.location}\n${defaultRepositorySecret(place, values)}`
       : `created repository ${repository.config.id.slice(0, 8)} at ${place.location}`;
-    reporter.note('created', { repository: place.location, id: repository.config.id, keyFile: place.defaultKeyFile }, text);
+    reporter.note('created', { repository: place.location, id: repository.config.id, keyFile: madeDefault && !passwordGiven(values) ? place.defaultKeyFile : null }, text);
     return Promise.resolve(exitCodes.ok);
   });
 }

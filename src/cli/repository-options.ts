@@ -112,17 +112,31 @@ async function passwordFromSomewhere(values: RepositoryValues, place: Repository
   return password;
 }
 
+/** True when the user gave a password (--password-file, HOLDFAST_PASSWORD_FILE or HOLDFAST_PASSWORD). */
+export function passwordGiven(values: RepositoryValues): boolean {
+  const file = values['password-file'] ?? process.env['HOLDFAST_PASSWORD_FILE'];
+  return (file !== undefined && file !== '') || process.env['HOLDFAST_PASSWORD'] !== undefined;
+}
+
 /**
  * Makes the embedded default's key file (mode 0600, directory 0700) when neither it nor the
  * repository exists; returns true when the repository is still to be made (by the caller).
  * The key file appears whole or not at all (written aside, synced, then linked to its name):
- * of several first runs at once one writes it and every one reads the same key.
+ * of several first runs at once one writes it and every one reads the same key. When the user
+ * gave a password, that password protects the repository and no key file is made (one would
+ * not open it, and the user would keep the wrong secret).
  */
-export function prepareDefaultRepository(place: RepositoryPlace): boolean {
+export function prepareDefaultRepository(place: RepositoryPlace, values: RepositoryValues): boolean {
   if (place.defaultKeyFile === null || existsSync(join(place.location, 'config'))) return false;
   mkdirSync(dirname(place.defaultKeyFile), { recursive: true, mode: 0o700 });
-  if (!existsSync(place.defaultKeyFile)) writeFileOnce(place.defaultKeyFile, randomBytes(32).toString('base64url'));
+  if (!passwordGiven(values) && !existsSync(place.defaultKeyFile)) writeFileOnce(place.defaultKeyFile, randomBytes(32).toString('base64url'));
   return true;
+}
+
+/** What protects the default repository, for the note that says where it is. */
+export function defaultRepositorySecret(place: RepositoryPlace, values: RepositoryValues): string {
+  if (passwordGiven(values)) return 'password:   the one you gave (--password-file, HOLDFAST_PASSWORD_FILE or HOLDFAST_PASSWORD); no key file was made';
+  return `key file:   ${place.defaultKeyFile} (mode 0600; keep a copy somewhere safe: without it the backups cannot be read)`;
 }
 
 /** Writes `path` (mode 0600) unless it exists, durably and never partly; a writer that loses the race leaves nothing. */
