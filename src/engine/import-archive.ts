@@ -40,7 +40,7 @@ export async function importArchive(io: Io, input: Handle, target: Buffer, optio
   try {
     const compression = await detectCompression(raw);
     if (compression === 'gzip') decoded = iterableInput(gunzipPieces(remainingPieces(raw, pieceBytesMax)), options.inputName);
-    if (compression === 'zstd') decoded = iterableInput(zstdPieces(remainingPieces(raw, pieceBytesMax)), options.inputName);
+    if (compression === 'zstd') decoded = iterableInput(zstdPieces(remainingPieces(raw, pieceBytesMax), options.inputName), options.inputName);
     const format = options.format === 'auto' ? await detectFormat(decoded) : options.format;
     const restorer = new Restorer(io, target, options.pool, options);
     let failure: unknown = null;

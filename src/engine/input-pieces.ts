@@ -8,6 +8,8 @@
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { holdfastError } from '../errors/holdfast-error.js';
+import { ZstdFrameScanner } from '../format/zstd-frame-scanner.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import type { Handle } from '../io/handle.js';
 import type { Io } from '../io/io.js';
@@ -60,18 +62,37 @@ export async function* gunzipPieces(source: AsyncIterable<Buffer>): AsyncGenerat
   for await (const chunk of gunzip) yield chunk as Buffer;
 }
 
-export async function* zstdPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * A zstd stream's decompressed bytes. The frame scanner goes ahead of fzstd: a frame asking for
+ * a window over the limit is refused before fzstd allocates it, and fzstd is given one block at a
+ * time, so at most one block's output (128 KiB) is held however small the input that made it.
+ */
+export async function* zstdPieces(source: AsyncIterable<Buffer> | Iterable<Buffer>, name: string): AsyncGenerator<Buffer> {
+  const scanner = new ZstdFrameScanner(name);
   let output: Buffer[] = [];
   const decompressor = new ZstdDecompress((chunk) => {
     output.push(Buffer.from(chunk));
   });
+  const push = (bytes: Uint8Array, final: boolean): void => {
+    try {
+      decompressor.push(bytes, final);
+    } catch (error) {
+      throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'decompress zstd', path: name, cause: error }, `the zstd data is damaged (${(error as Error).message})`);
+    }
+  };
   for await (const piece of source) {
     // A copy: fzstd may keep an incomplete frame's input after push() returns.
-    decompressor.push(Buffer.from(piece));
-    const ready = output;
-    output = [];
-    yield* ready;
+    const copy = Buffer.from(piece);
+    let start = 0;
+    for (const end of [...scanner.scan(copy), copy.length]) {
+      if (end > start) push(copy.subarray(start, end), false);
+      start = end;
+      const ready = output;
+      output = [];
+      yield* ready;
+    }
   }
-  decompressor.push(new Uint8Array(0), true);
+  if (!scanner.atFrameBoundary) throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'decompress zstd', path: name }, 'the zstd stream ends inside a frame');
+  push(new Uint8Array(0), true);
   yield* output;
 }
