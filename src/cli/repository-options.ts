@@ -125,6 +125,8 @@ export async function runInRepository(
       (session) => {
         // Another key opened it; the user should still hear that a key file is damaged.
         for (const error of session.repository.damagedKeys) reporter.problem('warning', error.path, error);
+        // Left out, the blobs it named found from the packs' headers; repair index rewrites it.
+        for (const error of session.repository.damagedIndexFiles) reporter.problem('warning', error.path, error);
         return body(session);
       },
     );

@@ -1,7 +1,8 @@
 /**
  * A repository session: everything a repository verb needs, made and released in one scope —
  * the Io, the buffers, the traced worker pool that seals and opens blobs, and the opened
- * repository with its index.
+ * repository with its index (an index file that does not open is left out, listed in
+ * repository.damagedIndexFiles, and the packs no intact index names are read from their headers).
  *
  *   await withRepository({ location, password, recorder }, async (session) => { ... });
  *
@@ -16,6 +17,7 @@ import { WorkerPool } from '../pool/worker-pool.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
 import { RepositoryLock, type LockOptions } from '../repo/lock.js';
 import { Repository, type KeyOptions } from '../repo/repository.js';
+import { adoptUnindexedPacks } from './reused-packs.js';
 import type { TraceRecorder } from '../trace/trace-recorder.js';
 
 export interface RepositorySession {
@@ -60,7 +62,12 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
     const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, options.lock);
     try {
-      if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
+      if (options.create === undefined && options.loadIndex !== false) {
+        await repository.loadIndex();
+        // A damaged index file was left out: the blobs only it named are found from the packs'
+        // own headers (as a killed backup's packs are), so restore, ls and backup still work.
+        if (repository.damagedIndexFiles.length > 0) await adoptUnindexedPacks(repository);
+      }
       return await body({ io, pool, repository, lock });
     } finally {
       await lock?.release();
