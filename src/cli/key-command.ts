@@ -2,12 +2,14 @@
  * holdfast key list | add | remove ID | passwd [--new-password-file FILE] [repository options]
  *
  * Every key file wraps the same master key under its own password, so adding and removing keys
- * never touches the data. passwd adds the new key before removing the old one: interrupted
- * between the two, the repository opens with either password.
+ * never touches the data. passwd (src/engine/change-password.ts) adds the new key before removing
+ * every key of the old password, and ends with exactly one key for the new password and none for
+ * the old, or says it did not: interrupted, both passwords open the repository, and the same
+ * command run again finishes the change without adding a second key.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Repository } from '../api/index.js';
+import { addNewKey, removeOldKeys, type Repository } from '../api/index.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -23,7 +25,9 @@ export const keyUsage = `Usage: holdfast key list
 
 list shows every key (* marks the one the password given opens), add adds a password, remove
 takes a key out by its id (a unique prefix; never the key in use), and passwd replaces the
-password given by a new one. The new password comes from --new-password-file FILE, else
+password given by a new one: it ends with one key for the new password and none for the old
+(every key the old password opens goes). Interrupted, both passwords open the repository; run
+the same passwd again to finish. The new password comes from --new-password-file FILE, else
 HOLDFAST_NEW_PASSWORD, else it is asked for twice on the terminal.
 
 ${repositoryOptionsUsage}`;
@@ -59,26 +63,29 @@ export async function keyCommand(argv: string[]): Promise<number> {
       return exitCodes.ok;
     });
   }
-  let added = '';
-  let old = '';
+  if (action === 'add') {
+    return runInRepository(values, reporter, session, async ({ repository }) => {
+      const added = await repository.addKey(newPassword!, keyOwner());
+      const shortId = added.slice(0, shortIdCharacters);
+      if (values.json) process.stdout.write(`${JSON.stringify({ type: 'added', key: added, shortId })}\n`);
+      else process.stdout.write(`added key ${shortId}\n`);
+      return exitCodes.ok;
+    });
+  }
   const status = await runInRepository(values, reporter, session, async ({ repository }) => {
-    added = await repository.addKey(newPassword!, keyOwner());
-    old = repository.keyName;
+    const added = await addNewKey(repository, newPassword!, keyOwner());
+    if (added.reused) reporter.note('reused-key', { key: added.name }, `holdfast: key ${added.name.slice(0, shortIdCharacters)} already opens with the new password (an interrupted key passwd?); using it`);
     return exitCodes.ok;
   });
   if (status !== exitCodes.ok) return status;
-  const shortId = added.slice(0, shortIdCharacters);
-  if (action === 'add') {
-    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'added', key: added, shortId })}\n`);
-    else process.stdout.write(`added key ${shortId}\n`);
-    return exitCodes.ok;
-  }
   // The library never removes the key a session opened with; a session opened with the new
-  // password removes the old key, which also proves the new key works before the old one goes.
+  // password removes the old keys, which also proves the new key works before an old one goes.
   return runInRepository(values, reporter, { ...session, password: newPassword! }, async ({ repository }) => {
-    await repository.removeKey(old);
-    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'changed', key: added, shortId, removed: old })}\n`);
-    else process.stdout.write(`changed the password: new key ${shortId}, removed key ${old.slice(0, shortIdCharacters)}\n`);
+    const change = await removeOldKeys(repository, password, newPassword!);
+    const shortId = change.key.slice(0, shortIdCharacters);
+    const removed = change.removed.map((name) => name.slice(0, shortIdCharacters));
+    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'changed', key: change.key, shortId, removed: change.removed })}\n`);
+    else process.stdout.write(`changed the password: key ${shortId} opens with the new one; removed ${removed.length === 0 ? 'no key' : `key${removed.length === 1 ? '' : 's'} ${removed.join(', ')}`}\n`);
     return exitCodes.ok;
   });
 }
