@@ -39,7 +39,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'check', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, loadIndex: false, readOnly: true }, async ({ repository }) => {
     const summary = await checkRepository(repository, {
       readData,
       readDataPercent: percent,

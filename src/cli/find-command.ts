@@ -40,7 +40,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'find', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
     if (values.snapshot.length === 0) records.push(...(await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot)));
     for (const name of values.snapshot) records.push(await findFilteredSnapshot(repository, name, filter));

@@ -53,7 +53,7 @@ export async function keyCommand(argv: string[]): Promise<number> {
   const password = await readPassword(values, place, place.location);
   const newPassword = action === 'add' || action === 'passwd' ? await readNewPassword(values['new-password-file']) : null;
   const session = { place, password, loadIndex: false };
-  if (action === 'list') return runInRepository(values, reporter, session, ({ repository }) => listKeys(repository, values.json));
+  if (action === 'list') return runInRepository(values, reporter, { ...session, readOnly: true }, ({ repository }) => listKeys(repository, values.json));
   if (action === 'remove') {
     return runInRepository(values, reporter, session, async ({ repository }) => {
       const name = await findKey(repository, rest[0]!);

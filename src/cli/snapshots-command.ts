@@ -30,7 +30,7 @@ export async function snapshotsCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'snapshots', json: values.json, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, loadIndex: false, readOnly: true }, async ({ repository }) => {
     const records = (await repository.listSnapshots()).filter((record) => matchesFilter(filter, record.snapshot));
     if (values.json) {
       for (const record of records) process.stdout.write(`${JSON.stringify({ type: 'snapshot', id: record.id, shortId: record.id.slice(0, 8), ...record.snapshot })}\n`);

@@ -9,6 +9,7 @@
  * The scope returns only after the workers have exited, whether the body succeeded or threw.
  */
 import { availableParallelism } from 'node:os';
+import { isErrorCode } from '../errors/holdfast-error.js';
 import { BufferPool } from '../io/buffer-pool.js';
 import type { Io } from '../io/io.js';
 import { createNodeIo } from '../io/node/create-node-io.js';
@@ -43,10 +44,31 @@ export interface SessionOptions {
    * read-only look).
    */
   lock?: LockOptions | null;
+  /**
+   * For a session that only reads: when the lock cannot be written because the repository is
+   * read-only (EROFS: a backup disk mounted read-only, a file system snapshot; EACCES, EPERM:
+   * not this user's to write), this is told why and the session goes on without a lock rather
+   * than failing. Without it such a lock failure throws.
+   */
+  onLockUnwritable?: (error: Error) => void;
 }
+
+/** Errors of a lock write that say the repository cannot be written at all. */
+const unwritableCodes = ['EROFS', 'EACCES', 'EPERM'] as const;
 
 const bufferBytes = 1024 * 1024;
 const buffersMax = 64;
+
+async function takeLock(repository: Repository, options: SessionOptions): Promise<RepositoryLock | null> {
+  if (options.lock === undefined || options.lock === null) return null;
+  try {
+    return await RepositoryLock.acquire(repository, options.lock);
+  } catch (error) {
+    if (options.onLockUnwritable === undefined || !unwritableCodes.some((code) => isErrorCode(error, code))) throw error;
+    options.onLockUnwritable(error as Error);
+    return null;
+  }
+}
 
 export async function withRepository<T>(options: SessionOptions, body: (session: RepositorySession) => Promise<T>): Promise<T> {
   const io = createNodeIo();
@@ -60,7 +82,7 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
   try {
     const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
-    const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, options.lock);
+    const lock = await takeLock(repository, options);
     try {
       if (options.create === undefined && options.loadIndex !== false) {
         await repository.loadIndex();
