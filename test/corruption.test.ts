@@ -27,6 +27,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TraceRecorder, withRepository } from '../src/api/index.js';
+import { decodeIndex, encodeIndex } from '../src/format/repo/index-codec.js';
 import { compareTrees } from '../src/test-support/compare-trees.js';
 import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
@@ -289,6 +290,33 @@ test('check without --read-data: a flipped byte in a pack header is named', asyn
 
 test('check without --read-data: garbage appended to a pack is named', async () => {
   await checkHeaderDamage((copy) => writeFileSync(packFile(copy), randomBytes(100), { flag: 'a' }), new Set());
+});
+
+/** Rewrites pack 1's index file (sealed anew) with a.txt's first version placed where c.txt is. */
+async function misplaceInIndex(copy: string): Promise<void> {
+  const recorder = new TraceRecorder();
+  try {
+    await withRepository({ location: copy, password: Buffer.from(password), recorder, loadIndex: false }, async ({ repository }) => {
+      const packs = decodeIndex(await repository.loadSealed('index', fixture.index1), fixture.index1);
+      const c = fixture.layout.find((place) => place.meaning === 'c.txt')!;
+      const a = fixture.layout.find((place) => place.meaning === 'a.txt 1')!;
+      const blob = packs.flatMap((pack) => pack.blobs).find((entry) => entry.offsetBytes === a.offsetBytes)!;
+      blob.offsetBytes = c.offsetBytes;
+      await repository.saveSealed('index', encodeIndex(packs));
+      await repository.backend.remove('index', fixture.index1);
+    });
+  } finally {
+    recorder.close();
+  }
+}
+
+test('check without --read-data: an index entry its pack header contradicts is named, and its files are damaged', async () => {
+  const copy = await checkDamaged(misplaceInIndex, () => ({ exitCode: exitFatal, ...damageOf(new Set(['a.txt 1'])), subjects: [packSubject()] }), plainCheck);
+  const run = await runHoldfast(plainCheck, { env: environment(copy, fixture.directory) });
+  assert.ok(
+    jsonLines(run).some((line) => line['path'] === packSubject() && String(line['message']).includes('its header contradicts the index')),
+    JSON.stringify(jsonLines(run)),
+  );
 });
 
 test('check without --read-data: a flipped byte inside a blob is not seen (only --read-data reads blobs)', async () => {
