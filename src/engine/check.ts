@@ -9,8 +9,8 @@
  * parses (a missing key file cannot be told from a removed one).
  * Data, with readData: every pack (or a random `readDataPercent` of them) is read whole, its
  * name checked against the hash of its bytes, and every blob opened and hashed to its id on the
- * worker threads (a flipped byte inside a blob shows only here). A damaged blob is then traced to the snapshots and
- * files that need it, so the report says what would be lost.
+ * worker threads (a flipped byte inside a blob shows only here). A damaged blob is then traced
+ * to the snapshots and files that need it, so the report says what would be lost.
  */
 import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
@@ -207,7 +207,7 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
         report(subject, `tree ${treeId.slice(0, 16)} cannot be read (its entries are unknown): ${error.message}`);
       };
       for await (const entry of snapshotEntries(repository, snapshot, onDamagedTree)) {
-        noteNeeded(file.name, entry.chunks.map((chunk) => chunk.id));
+        if (needing.size > 0) noteNeeded(file.name, entry.chunks.map((chunk) => chunk.id));
         let why: 'missing' | 'damaged' | null = null;
         const missing = entry.chunks.find((chunk) => (why = chunkState(index, chunk.id)) !== null);
         if (missing === undefined) continue;
