@@ -14,7 +14,7 @@
  * the same `key passwd` again (old password, same new password) finishes it without adding a
  * second key. Once every old key is gone the old password opens nothing: the change is done.
  */
-import { HoldfastError, holdfastError, isErrorCode } from '../errors/holdfast-error.js';
+import { HoldfastError, holdfastError, isErrorCode, SystemCallError } from '../errors/holdfast-error.js';
 import { openKeyFile } from '../repo/key-file.js';
 import type { KeyOptions, Repository } from '../repo/repository.js';
 
@@ -33,7 +33,8 @@ export interface PasswordChange {
 
 /**
  * The key files `password` opens, in listed order: one key derivation per key file. Damaged
- * key files (they open with no password) and ones removed meanwhile are left out.
+ * key files (they open with no password) and ones removed meanwhile are left out; a key file
+ * that cannot be read (EIO) throws, since it may be one of the password's.
  */
 export async function keysOpenedBy(repository: Repository, password: Buffer): Promise<string[]> {
   const opened: string[] = [];
@@ -43,7 +44,9 @@ export async function keysOpenedBy(repository: Repository, password: Buffer): Pr
       await openKeyFile(bytes, password, { path: `${repository.backend.location}/keys/${file.name}` });
       opened.push(file.name);
     } catch (error) {
-      if (!(error instanceof HoldfastError) && !isErrorCode(error, 'ENOENT')) throw error;
+      // Wrong password or damaged: not opened. Removed meanwhile: gone. A failed read (EIO) throws.
+      if (isErrorCode(error, 'ENOENT')) continue;
+      if (!(error instanceof HoldfastError) || error instanceof SystemCallError) throw error;
     }
   }
   return opened;
