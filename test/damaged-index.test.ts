@@ -91,6 +91,7 @@ async function restoresThroughDamage(damage: (indexFile: string, repository: str
   const checked = await holdfast(['check', '--json'], copy);
   assert.equal(checked.exitCode, exitFatal, `check exited ${checked.exitCode}: ${checked.stderr}`);
   assert.ok(checked.stdout.toString('utf8').includes(`"path":"index ${firstIndex.slice(0, 16)}"`), `check names the index file: ${checked.stdout.toString('utf8')}`);
+  assert.ok(checked.stdout.toString('utf8').includes('holdfast repair index'), 'check says what mends it');
 
   await ok(['repair', 'index'], copy);
   await ok(['check', '--read-data'], copy);

@@ -69,7 +69,8 @@ export async function loadCheckIndex(repository: Repository, storedPacks: Readon
       });
       index.goodFiles.push(read.file);
     } catch (error) {
-      report(`index ${read.file.name.slice(0, 16)}`, (error as Error).message);
+      // Other verbs leave it out and read the packs' headers instead; repair index mends it.
+      report(`index ${read.file.name.slice(0, 16)}`, `${(error as Error).message}; "holdfast repair index" rebuilds the index from the packs`);
     }
   });
   return index;
