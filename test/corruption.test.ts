@@ -27,6 +27,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TraceRecorder, withRepository } from '../src/api/internal.js';
+import { decodeIndex, encodeIndex } from '../src/format/repo/index-codec.js';
 import { compareTrees } from '../src/test-support/compare-trees.js';
 import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
@@ -180,11 +181,11 @@ function damageOf(lost: ReadonlySet<Meaning>): Pick<Expected, 'damagedSnapshots'
 const everything: ReadonlySet<Meaning> = new Set<Meaning>(['tree 1', 'big.bin', 'a.txt 1', 'c.txt']);
 const nothing = { damagedSnapshots: [], damagedFiles: [] };
 
-/** Damages a fresh copy, runs check --read-data --json on it and compares with `expected`; returns the copy. */
-async function checkDamaged(damage: (repository: string) => Promise<void> | void, expected: () => Expected): Promise<string> {
+/** Damages a fresh copy, runs check --read-data --json (or `args`) on it and compares with `expected`; returns the copy. */
+async function checkDamaged(damage: (repository: string) => Promise<void> | void, expected: () => Expected, args = ['check', '--read-data', '--json']): Promise<string> {
   const copy = await damagedCopy(damage);
   const wanted = expected();
-  const run = await runHoldfast(['check', '--read-data', '--json'], { env: environment(copy, fixture.directory) });
+  const run = await runHoldfast(args, { env: environment(copy, fixture.directory) });
   assert.equal(run.exitCode, wanted.exitCode, `check exited ${run.exitCode}: ${run.stderr}`);
   if (wanted.exitCode === exitWrongPassword) return copy;
   const summary = summaryOf(run);
@@ -256,6 +257,70 @@ test('check: a flipped byte in a tree blob damages its snapshot, whose files are
     (copy) => flipByte(packFile(copy), treeBlob().offsetBytes + Math.floor(treeBlob().storedBytes / 2)),
     () => ({ exitCode: exitFatal, ...damageOf(new Set(['tree 1'])), subjects: [packSubject()] }),
   );
+});
+
+// Plain check (no --read-data) reads every pack's header from its end and compares it with the
+// index: a pack whose header does not read restores through the index today, but `repair index`
+// could not rebuild its entries, so it is damage, named with the snapshots that need the pack.
+// Only a flipped byte inside a blob needs --read-data (the test above).
+const plainCheck = ['check', '--json'];
+
+/** Plain check of a damaged copy: exit 1, and the pack named as unreadable with both snapshots (pack 1 holds blobs of each). */
+async function checkHeaderDamage(damage: (repository: string) => Promise<void> | void, lost: ReadonlySet<Meaning>): Promise<void> {
+  const copy = await checkDamaged(damage, () => ({ exitCode: exitFatal, ...damageOf(lost), subjects: [packSubject()] }), plainCheck);
+  const run = await runHoldfast(plainCheck, { env: environment(copy, fixture.directory) });
+  const unreadable = jsonLines(run).filter((line) => line['type'] === 'refused' && line['path'] === packSubject() && String(line['message']).includes('header cannot be read'));
+  assert.equal(unreadable.length, 1, JSON.stringify(jsonLines(run)));
+  const message = String(unreadable[0]!['message']);
+  for (const id of [fixture.first, fixture.second]) assert.ok(message.includes(id.slice(0, 8)), `snapshot ${id.slice(0, 8)} is named: ${message}`);
+}
+
+test('check without --read-data: a pack cut short by its last 4 bytes is named with the snapshots that need it', async () => {
+  await checkHeaderDamage((copy) => truncateSync(packFile(copy), statSync(packFile(copy)).size - 4), new Set());
+});
+
+test('check without --read-data: a pack cut in half is named, and the files past the cut are damaged', async () => {
+  const cutOff = new Set(fixture.layout.filter((place) => place.offsetBytes + place.storedBytes > cutBytes()).map((place) => place.meaning));
+  await checkHeaderDamage((copy) => truncateSync(packFile(copy), cutBytes()), cutOff);
+});
+
+test('check without --read-data: a flipped byte in a pack header is named', async () => {
+  await checkHeaderDamage((copy) => flipByte(packFile(copy), statSync(packFile(copy)).size - 10), new Set());
+});
+
+test('check without --read-data: garbage appended to a pack is named', async () => {
+  await checkHeaderDamage((copy) => writeFileSync(packFile(copy), randomBytes(100), { flag: 'a' }), new Set());
+});
+
+/** Rewrites pack 1's index file (sealed anew) with a.txt's first version placed where c.txt is. */
+async function misplaceInIndex(copy: string): Promise<void> {
+  const recorder = new TraceRecorder();
+  try {
+    await withRepository({ location: copy, password: Buffer.from(password), recorder, loadIndex: false }, async ({ repository }) => {
+      const packs = decodeIndex(await repository.loadSealed('index', fixture.index1), fixture.index1);
+      const c = fixture.layout.find((place) => place.meaning === 'c.txt')!;
+      const a = fixture.layout.find((place) => place.meaning === 'a.txt 1')!;
+      const blob = packs.flatMap((pack) => pack.blobs).find((entry) => entry.offsetBytes === a.offsetBytes)!;
+      blob.offsetBytes = c.offsetBytes;
+      await repository.saveSealed('index', encodeIndex(packs));
+      await repository.backend.remove('index', fixture.index1);
+    });
+  } finally {
+    recorder.close();
+  }
+}
+
+test('check without --read-data: an index entry its pack header contradicts is named, and its files are damaged', async () => {
+  const copy = await checkDamaged(misplaceInIndex, () => ({ exitCode: exitFatal, ...damageOf(new Set(['a.txt 1'])), subjects: [packSubject()] }), plainCheck);
+  const run = await runHoldfast(plainCheck, { env: environment(copy, fixture.directory) });
+  assert.ok(
+    jsonLines(run).some((line) => line['path'] === packSubject() && String(line['message']).includes('its header contradicts the index')),
+    JSON.stringify(jsonLines(run)),
+  );
+});
+
+test('check without --read-data: a flipped byte inside a blob is not seen (only --read-data reads blobs)', async () => {
+  await checkDamaged((copy) => flipByte(packFile(copy), cutBytes()), () => ({ exitCode: 0, ...nothing, subjects: [] }), plainCheck);
 });
 
 // Index files: the blobs only the damaged one named are missing.

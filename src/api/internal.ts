@@ -39,6 +39,8 @@ export { pruneRepository } from '../engine/prune.js';
 export type { PruneOptions, PrunePlan, PruneSummary } from '../engine/prune.js';
 export type { CheckOptions, CheckProblem, CheckSummary, DamagedFile } from '../engine/check.js';
 export { repairIndex, repairSnapshots, repairedTag } from '../engine/repair.js';
+export { addNewKey, keysOpenedBy, removeOldKeys } from '../engine/change-password.js';
+export type { NewKey, PasswordChange } from '../engine/change-password.js';
 export type { RepairIndexOptions, RepairIndexSummary, RepairSnapshotsOptions, RepairSnapshotsSummary, SnapshotRepair } from '../engine/repair.js';
 export { Repository } from '../repo/repository.js';
 export type { KeyOptions, KeyRecord, PasswordSource, SnapshotListing, SnapshotRecord } from '../repo/repository.js';

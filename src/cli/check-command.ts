@@ -11,9 +11,10 @@ import { readPassword, repositoryOptionSpec, repositoryOptionsUsage, repositoryP
 export const checkUsage = `Usage: holdfast check [--read-data | --read-data-subset N%]
 
 Checks that the repository is whole: key files, index files, packs and their sizes, every
-snapshot and tree, and that every chunk a file needs is indexed. --read-data also reads every pack (or a
-random N% of them) and authenticates and hashes every blob. Damage is traced to the snapshots
-and files it affects. Exit code 1 when anything is wrong.
+pack's header (read from its end, authenticated and compared with the index), every snapshot
+and tree, and that every chunk a file needs is indexed. --read-data also reads every pack (or a
+random N% of them) and authenticates and hashes every blob: damage inside a blob shows only
+then. Damage is traced to the snapshots and files it affects. Exit code 1 when anything is wrong.
 
 ${repositoryOptionsUsage}`;
 
@@ -38,7 +39,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'check', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, loadIndex: false, readOnly: true }, async ({ repository }) => {
     const summary = await checkRepository(repository, {
       readData,
       readDataPercent: percent,

@@ -39,7 +39,7 @@ export async function diffCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'diff', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ repository }) => {
     const first = await findFilteredSnapshot(repository, positionals[0]!, filter, reporter);
     const second = await findFilteredSnapshot(repository, positionals[1]!, filter, reporter);
     const before = new Map<string, TreeEntry>();

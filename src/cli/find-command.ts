@@ -39,7 +39,7 @@ export async function findCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'find', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ repository }) => {
     const records: SnapshotRecord[] = [];
     // Damaged snapshot files are left out of the listing and named: the result lacks them (exit 3).
     let damaged = 0;

@@ -2,12 +2,14 @@
  * holdfast key list | add | remove ID | passwd [--new-password-file FILE] [repository options]
  *
  * Every key file wraps the same master key under its own password, so adding and removing keys
- * never touches the data. passwd adds the new key before removing the old one: interrupted
- * between the two, the repository opens with either password.
+ * never touches the data. passwd (src/engine/change-password.ts) adds the new key before removing
+ * every key of the old password, and ends with exactly one key for the new password and none for
+ * the old, or says it did not: interrupted, both passwords open the repository, and the same
+ * command run again finishes the change without adding a second key.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Repository } from '../api/internal.js';
+import { addNewKey, removeOldKeys, type Repository } from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -24,7 +26,9 @@ export const keyUsage = `Usage: holdfast key list
 list shows every key (* marks the one the password given opens), add adds a password, remove
 takes a key out by its id (a unique prefix; never the key in use nor the only key, and with a
 warning when the default repository's key file opens it), and passwd replaces the password
-given by a new one (never an empty one). The new password comes from --new-password-file FILE, else
+given by a new one (never an empty one): it ends with one key for the new password and none for
+the old (every key the old password opens goes). Interrupted, both passwords open the
+repository; run the same passwd again to finish. The new password comes from --new-password-file FILE, else
 HOLDFAST_NEW_PASSWORD, else it is asked for twice on the terminal.
 
 ${repositoryOptionsUsage}`;
@@ -49,7 +53,7 @@ export async function keyCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const session = { place, password, loadIndex: false };
-  if (action === 'list') return runInRepository(values, reporter, session, ({ repository }) => listKeys(repository, values.json));
+  if (action === 'list') return runInRepository(values, reporter, { ...session, readOnly: true }, ({ repository }) => listKeys(repository, values.json));
   if (action === 'remove') {
     return runInRepository(values, reporter, session, async ({ repository }) => {
       const name = await findKey(repository, rest[0]!);
@@ -63,31 +67,37 @@ export async function keyCommand(argv: string[]): Promise<number> {
       return exitCodes.ok;
     });
   }
-  let added = '';
-  let old = '';
   let newPassword: Buffer | null = null;
+  let oldPassword: Buffer | null = null;
+  let oldKey = '';
+  let added: { name: string; reused: boolean } = { name: '', reused: false };
   const status = await runInRepository(values, reporter, session, async ({ repository }) => {
     // Asked for once the repository opened: the password in use is asked first, and only once.
     newPassword = await readNewPassword(values['new-password-file']);
-    added = await repository.addKey(newPassword, keyOwner());
-    old = repository.keyName;
+    oldPassword = typeof password === 'function' ? await password() : password;
+    oldKey = repository.keyName;
+    if (action === 'add') added = { name: await repository.addKey(newPassword, keyOwner()), reused: false };
+    else added = await addNewKey(repository, newPassword, keyOwner());
+    if (added.reused) reporter.note('reused-key', { key: added.name }, `holdfast: key ${added.name.slice(0, shortIdCharacters)} already opens with the new password (an interrupted key passwd?); using it`);
     return exitCodes.ok;
   });
   if (status !== exitCodes.ok) return status;
-  const shortId = added.slice(0, shortIdCharacters);
   if (action === 'add') {
-    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'added', key: added, shortId })}\n`);
+    const shortId = added.name.slice(0, shortIdCharacters);
+    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'added', key: added.name, shortId })}\n`);
     else process.stdout.write(`added key ${shortId}\n`);
     return exitCodes.ok;
   }
   // The library never removes the key a session opened with; a session opened with the new
-  // password removes the old key, which also proves the new key works before the old one goes.
+  // password removes the old keys, which also proves the new key works before an old one goes.
   return runInRepository(values, reporter, { ...session, password: newPassword! }, async ({ repository }) => {
-    const defaultKeyFile = await defaultKeyFileOpening(repository, old, place);
-    await repository.removeKey(old);
+    const defaultKeyFile = await defaultKeyFileOpening(repository, oldKey, place);
+    const change = await removeOldKeys(repository, oldPassword!, newPassword!);
     if (defaultKeyFile !== null) reporter.problem('warning', defaultKeyFile, 'it opened the old password\'s key and no longer opens the repository: from now on give the new password (HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE or --password-file)');
-    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'changed', key: added, shortId, removed: old })}\n`);
-    else process.stdout.write(`changed the password: new key ${shortId}, removed key ${old.slice(0, shortIdCharacters)}\n`);
+    const shortId = change.key.slice(0, shortIdCharacters);
+    const removed = change.removed.map((name) => name.slice(0, shortIdCharacters));
+    if (values.json) process.stdout.write(`${JSON.stringify({ type: 'changed', key: change.key, shortId, removed: change.removed })}\n`);
+    else process.stdout.write(`changed the password: key ${shortId} opens with the new one; removed ${removed.length === 0 ? 'no key' : `key${removed.length === 1 ? '' : 's'} ${removed.join(', ')}`}\n`);
     return exitCodes.ok;
   });
 }

@@ -58,7 +58,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'ls', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ repository }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     const subPath = entryPathIn(record.snapshot, argument.path);
     let listed = 0;

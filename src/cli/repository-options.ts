@@ -26,6 +26,7 @@ export const repositoryOptionSpec = {
   'password-file': { type: 'string' },
   trace: { type: 'string' },
   'retry-lock': { type: 'string' },
+  'no-lock': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -38,6 +39,8 @@ export const repositoryOptionsUsage = `Repository options (every repository verb
   --trace FILE           write a Chrome trace-event file of every pooled job (opens in Perfetto)
   --retry-lock DURATION  wait up to DURATION (30s, 5m, 1h) for a conflicting lock to go
                          (default: fail at once with exit code 11)
+  --no-lock              take no lock (verbs that only read: for a read-only repository; they
+                         also go on without one, with a warning, where no lock can be written)
   --json                 JSON lines on stdout
   -q, --quiet            no summary and no progress display (problems and errors still show)
 Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 11 locked by another
@@ -49,6 +52,7 @@ export interface RepositoryValues {
   'password-file'?: string | undefined;
   trace?: string | undefined;
   'retry-lock'?: string | undefined;
+  'no-lock'?: boolean | undefined;
   json: boolean;
   quiet?: boolean | undefined;
 }
@@ -178,9 +182,11 @@ export function keyOwner(): { hostname: string; username: string } {
 export async function runInRepository(
   values: RepositoryValues,
   reporter: Reporter,
-  options: { place: RepositoryPlace; password: PasswordSource; create?: boolean | 'unless-exists'; loadIndex?: boolean; lock?: LockMode | 'none' },
+  options: { place: RepositoryPlace; password: PasswordSource; create?: boolean | 'unless-exists'; loadIndex?: boolean; lock?: LockMode | 'none'; readOnly?: boolean },
   body: (session: RepositorySession, opened: { created: boolean }) => Promise<number>,
 ): Promise<number> {
+  // A verb that writes needs its lock: prune must know it is there.
+  if (values['no-lock'] === true && options.readOnly !== true) throw new UsageError('--no-lock is only for verbs that only read (snapshots, ls, restore, check, diff, find, stats, key list)');
   const recorder = new TraceRecorder();
   if (values.trace !== undefined) recorder.recordToFile(values.trace);
   const uninstall = installFlightRecorderDumps(recorder, cacheDirectory(), (line) => process.stderr.write(`holdfast: ${line}\n`));
@@ -193,12 +199,16 @@ export async function runInRepository(
         recorder,
         ...(create ? { create: keyOwner() } : {}),
         ...(options.loadIndex === false ? { loadIndex: false } : {}),
-        lock: lockOptions(values, options.lock ?? 'shared', reporter),
+        lock: lockOptions(values, values['no-lock'] === true ? 'none' : (options.lock ?? 'shared'), reporter),
+        // Reading a read-only repository (a mounted backup disk) must work: without a lock then.
+        ...(options.readOnly === true ? { onLockUnwritable: (error: Error) => reporter.problem('warning', options.place.location, `cannot write a lock (${(error as { code?: string }).code ?? error.message}): going on without one, as --no-lock; a prune running meanwhile could delete what this reads`) } : {}),
       },
       (opened) => {
         bodyStarted = true;
         // Another key opened it; the user should still hear that a key file is damaged.
         for (const error of opened.repository.damagedKeys) reporter.problem('warning', error.path, error);
+        // Left out, the blobs it named found from the packs' headers; repair index rewrites it.
+        for (const error of opened.repository.damagedIndexFiles) reporter.problem('warning', error.path, error);
         return body(opened, { created: create });
       },
     );

@@ -72,7 +72,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
-  return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
@@ -125,7 +125,7 @@ async function volumeRestoreCommand(values: Parameters<typeof parseSnapshotFilte
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const targetPath = resolve(target);
-  return runInRepository(values, reporter, { place, password }, async ({ io, pool, repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     const summary = await restoreVolume(io, repository, record.snapshot, targetPath, {
       pool,

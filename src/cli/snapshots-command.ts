@@ -32,7 +32,7 @@ export async function snapshotsCommand(argv: string[]): Promise<number> {
   const reporter = new Reporter({ verb: 'snapshots', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password, loadIndex: false }, async ({ repository }) => {
+  return runInRepository(values, reporter, { place, password, loadIndex: false, readOnly: true }, async ({ repository }) => {
     const listing = await repository.listSnapshots();
     reportDamagedSnapshots(reporter, listing.damaged, 'skipped');
     const records = listing.records.filter((record) => matchesFilter(filter, record.snapshot));

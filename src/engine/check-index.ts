@@ -9,6 +9,7 @@
  * With --read-data the index files are streamed a second time (forEachIndexedPack), so that each
  * pack's blob list is in memory only while that pack is read.
  */
+import { isErrorCode } from '../errors/holdfast-error.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { decodeIndex, visitIndex } from '../format/repo/index-codec.js';
 import type { StoredFile } from '../repo/backend/backend.js';
@@ -68,7 +69,8 @@ export async function loadCheckIndex(repository: Repository, storedPacks: Readon
       });
       index.goodFiles.push(read.file);
     } catch (error) {
-      report(`index ${read.file.name.slice(0, 16)}`, (error as Error).message);
+      // Other verbs leave it out and read the packs' headers instead; repair index mends it.
+      report(`index ${read.file.name.slice(0, 16)}`, `${(error as Error).message}; "holdfast repair index" rebuilds the index from the packs`);
     }
   });
   return index;
@@ -90,11 +92,16 @@ export function chunkState(index: CheckIndex, id: Uint8Array): 'missing' | 'dama
 /**
  * Streams the good index files again and calls `consume` with each pack record's name and blobs,
  * in index order (a pack split over several files comes once per file). The blobs are the caller's
- * until it returns; only one file's records are held at a time.
+ * until it returns; only one file's records are held at a time. A file gone since the first pass
+ * (a prune beside check rewrote the index) is skipped: its packs are then among those no index
+ * names, which the caller looks at on their own.
  */
 export async function forEachIndexedPack(repository: Repository, index: CheckIndex, consume: (packName: string, blobs: PackedBlob[]) => Promise<void>): Promise<void> {
   await forEachIndexFile(repository.backend, index.goodFiles, async (read) => {
-    if ('error' in read) throw read.error;
+    if ('error' in read) {
+      if (isErrorCode(read.error, 'ENOENT')) return;
+      throw read.error;
+    }
     for (const pack of decodeIndex(openIndexFile(repository, read.file, read.sealed), `index/${read.file.name}`)) await consume(pack.packId.toString('hex'), pack.blobs);
   });
 }

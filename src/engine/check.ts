@@ -2,22 +2,24 @@
  * check: is the repository whole? (restic check, borg check --verify-data)
  *
  * Structure, always: every index file opens and decodes; every pack an index names exists with
- * the size its blobs need; every snapshot opens, every tree blob of it loads (authenticated and
- * hashed to its id), and every chunk its files name is in the index; every key file hashes to its
- * name and parses (a missing key file cannot be told from a removed one).
+ * the size its blobs need; every pack's header is read from its end, authenticated and compared
+ * with the index (check-pack-headers.ts; one that does not read is named with the snapshots that
+ * need the pack); every snapshot opens, every tree blob of it loads (authenticated and hashed to
+ * its id), and every chunk its files name is in the index; every key file hashes to its name and
+ * parses (a missing key file cannot be told from a removed one).
  * Data, with readData: every pack (or a random `readDataPercent` of them) is read whole, its
- * name checked against the hash of its bytes, its header opened, and every blob opened and
- * hashed to its id on the worker threads. A damaged blob is then traced to the snapshots and
- * files that need it, so the report says what would be lost.
+ * name checked against the hash of its bytes, and every blob opened and hashed to its id on the
+ * worker threads (a flipped byte inside a blob shows only here). A damaged blob is then traced
+ * to the snapshots and files that need it, so the report says what would be lost.
  */
 import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
 import { chunkState, forEachIndexedPack, loadCheckIndex, markBlob, type CheckIndex } from './check-index.js';
+import { checkPackHeaders, type UnreadableHeader } from './check-pack-headers.js';
 import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
 import { readKeyFileSummary } from '../repo/key-file.js';
-import { openPackHeader } from '../repo/pack-header.js';
 import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 
@@ -79,10 +81,24 @@ export async function checkRepository(repository: Repository, options: CheckOpti
   // A pack no index names is what a backup killed before its index leaves (rule D1 allows it):
   // counted, not a problem. The next backup stores those blobs again; prune will remove it.
   for (const name of stored.keys()) if (!index.packNumbers.has(name)) summary.unreferencedPacks++;
+  const unreadableHeaders = await checkPackHeaders(repository, index, stored, report, (done, total) => options.onProgress?.('check pack headers', done, total));
   if (options.readData) await readPacks(repository, index, stored, options, summary, report);
   await checkKeys(repository, summary, report);
-  await checkSnapshots(repository, summary, report, index, options);
+  const needing = new Map(unreadableHeaders.filter((pack) => pack.packNumber >= 0).map((pack) => [pack.packNumber, new Set<string>()]));
+  await checkSnapshots(repository, summary, report, index, options, needing);
+  for (const pack of unreadableHeaders) reportUnreadableHeader(pack, needing.get(pack.packNumber), report);
   return summary;
+}
+
+/** Names a pack whose header does not read, and the snapshots that need a blob of it. */
+function reportUnreadableHeader(pack: UnreadableHeader, snapshots: ReadonlySet<string> | undefined, report: Report): void {
+  const subject = `pack ${pack.packName.slice(0, 16)}`;
+  if (snapshots === undefined) {
+    report(subject, `its header cannot be read (${pack.message}) and no index names it: its blobs cannot be used (damaged)`);
+    return;
+  }
+  const needed = snapshots.size === 0 ? 'no snapshot needs it' : `snapshots that need it: ${[...snapshots].map((id) => id.slice(0, 8)).join(', ')}`;
+  report(subject, `its header cannot be read (${pack.message}), so "holdfast repair index" cannot index its blobs again (damaged); ${needed}`);
 }
 
 type Report = (subject: string, message: string) => void;
@@ -106,8 +122,7 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
       if (!readOnce.has(name)) summary.packsRead++;
       readOnce.add(name);
       if (storageName(bytes) !== name) report(subject, 'its bytes do not hash to its name (damaged)');
-      const fromHeader = readPackHeader(repository, bytes, name);
-      if (fromHeader === null) report(subject, 'its header does not open (damaged)');
+      // Its header was read and compared already (check-pack-headers.ts).
       // In slices: a pack of 100,000 tiny blobs must not be 100,000 jobs (and copies) at once.
       for (let first = 0; first < blobs.length; first += blobsOpenedAtOnceMax) {
         const slice = blobs.slice(first, first + blobsOpenedAtOnceMax);
@@ -138,15 +153,6 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
   for (const name of names) if (!index.packNumbers.has(name)) await read(name, []);
 }
 
-/** The pack's own blob list, or null when its header is damaged (the index is then compared alone). */
-function readPackHeader(repository: Repository, bytes: Buffer, name: string): PackedBlob[] | null {
-  try {
-    return openPackHeader(repository, bytes, name);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Every key file: its bytes hash to its name, and it parses as a key file (the password is not
  * tried: that would cost a derivation per key). A damaged key damages no snapshot, but the
@@ -165,7 +171,18 @@ async function checkKeys(repository: Repository, summary: CheckSummary, report: 
   }
 }
 
-async function checkSnapshots(repository: Repository, summary: CheckSummary, report: Report, index: CheckIndex, options: CheckOptions): Promise<void> {
+/**
+ * `needing`: pack number -> the snapshots found to need a blob of that pack (a tree or a chunk);
+ * filled in for the packs given (the ones whose header does not read).
+ */
+async function checkSnapshots(repository: Repository, summary: CheckSummary, report: Report, index: CheckIndex, options: CheckOptions, needing: ReadonlyMap<number, Set<string>>): Promise<void> {
+  const noteNeeded = (snapshotId: string, ids: Iterable<Uint8Array>): void => {
+    if (needing.size === 0) return;
+    for (const id of ids) {
+      const entry = index.table.find(id);
+      if (entry >= 0) needing.get(index.table.packNumber(entry))?.add(snapshotId);
+    }
+  };
   const files = await repository.backend.list('snapshots');
   const damaged = new Set<string>();
   for (const file of files) {
@@ -182,6 +199,7 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
       damaged.add(file.name);
       continue;
     }
+    noteNeeded(file.name, snapshot.trees.map((treeId) => Buffer.from(treeId, 'hex')));
     try {
       // A damaged tree blob is reported and the files of the other tree blobs are still traced.
       const onDamagedTree = (treeId: string, error: Error): void => {
@@ -189,6 +207,7 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
         report(subject, `tree ${treeId.slice(0, 16)} cannot be read (its entries are unknown): ${error.message}`);
       };
       for await (const entry of snapshotEntries(repository, snapshot, onDamagedTree)) {
+        if (needing.size > 0) noteNeeded(file.name, entry.chunks.map((chunk) => chunk.id));
         let why: 'missing' | 'damaged' | null = null;
         const missing = entry.chunks.find((chunk) => (why = chunkState(index, chunk.id)) !== null);
         if (missing === undefined) continue;

@@ -1,13 +1,15 @@
 /**
  * A repository session: everything a repository verb needs, made and released in one scope —
  * the Io, the buffers, the traced worker pool that seals and opens blobs, and the opened
- * repository with its index.
+ * repository with its index (an index file that does not open is left out, listed in
+ * repository.damagedIndexFiles, and the packs no intact index names are read from their headers).
  *
  *   await withRepository({ location, password, recorder }, async (session) => { ... });
  *
  * The scope returns only after the workers have exited, whether the body succeeded or threw.
  */
 import { availableParallelism } from 'node:os';
+import { isErrorCode } from '../errors/holdfast-error.js';
 import { BufferPool } from '../io/buffer-pool.js';
 import type { Io } from '../io/io.js';
 import { createNodeIo } from '../io/node/create-node-io.js';
@@ -16,6 +18,7 @@ import { WorkerPool } from '../pool/worker-pool.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
 import { RepositoryLock, type LockOptions } from '../repo/lock.js';
 import { Repository, type KeyOptions, type PasswordSource } from '../repo/repository.js';
+import { adoptUnindexedPacks } from './reused-packs.js';
 import type { TraceRecorder } from '../trace/trace-recorder.js';
 
 export interface RepositorySession {
@@ -42,10 +45,31 @@ export interface SessionOptions {
    * read-only look).
    */
   lock?: LockOptions | null;
+  /**
+   * For a session that only reads: when the lock cannot be written because the repository is
+   * read-only (EROFS: a backup disk mounted read-only, a file system snapshot; EACCES, EPERM:
+   * not this user's to write), this is told why and the session goes on without a lock rather
+   * than failing. Without it such a lock failure throws.
+   */
+  onLockUnwritable?: (error: Error) => void;
 }
+
+/** Errors of a lock write that say the repository cannot be written at all. */
+const unwritableCodes = ['EROFS', 'EACCES', 'EPERM'] as const;
 
 const bufferBytes = 1024 * 1024;
 const buffersMax = 64;
+
+async function takeLock(repository: Repository, options: SessionOptions): Promise<RepositoryLock | null> {
+  if (options.lock === undefined || options.lock === null) return null;
+  try {
+    return await RepositoryLock.acquire(repository, options.lock);
+  } catch (error) {
+    if (options.onLockUnwritable === undefined || !unwritableCodes.some((code) => isErrorCode(error, code))) throw error;
+    options.onLockUnwritable(error as Error);
+    return null;
+  }
+}
 
 export async function withRepository<T>(options: SessionOptions, body: (session: RepositorySession) => Promise<T>): Promise<T> {
   const io = createNodeIo();
@@ -59,9 +83,14 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
   try {
     const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
-    const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, options.lock);
+    const lock = await takeLock(repository, options);
     try {
-      if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
+      if (options.create === undefined && options.loadIndex !== false) {
+        await repository.loadIndex();
+        // A damaged index file was left out: the blobs only it named are found from the packs'
+        // own headers (as a killed backup's packs are), so restore, ls and backup still work.
+        if (repository.damagedIndexFiles.length > 0) await adoptUnindexedPacks(repository);
+      }
       return await body({ io, pool, repository, lock });
     } finally {
       await lock?.release();

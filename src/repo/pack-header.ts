@@ -25,14 +25,28 @@ export function openPackHeader(repository: Repository, bytes: Buffer, name: stri
 
 /** The blobs of a stored pack, reading only its end. */
 export async function loadPackHeader(repository: Repository, packName: string): Promise<PackedBlob[]> {
-  const { sizeBytes } = await repository.backend.stat('data', packName);
+  return (await loadPackLayout(repository, packName)).blobs;
+}
+
+export interface PackLayout {
+  blobs: PackedBlob[];
+  /** Where the sealed header begins: the pack's blobs, written back to back, end here. */
+  headerOffsetBytes: number;
+}
+
+/**
+ * The blobs of a stored pack and where its header begins, reading only its end (two ranged
+ * reads); `sizeBytes` when the caller has it from a listing, else the backend is asked.
+ */
+export async function loadPackLayout(repository: Repository, packName: string, sizeBytes?: number): Promise<PackLayout> {
+  const packBytes = sizeBytes ?? (await repository.backend.stat('data', packName)).sizeBytes;
   const path = `pack ${packName}`;
-  if (sizeBytes < lengthBytes) throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'read pack header of', path }, 'the pack is shorter than its header length');
-  const tail = await repository.backend.load('data', packName, { offsetBytes: sizeBytes - lengthBytes, lengthBytes });
+  if (packBytes < lengthBytes) throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'read pack header of', path }, 'the pack is shorter than its header length');
+  const tail = await repository.backend.load('data', packName, { offsetBytes: packBytes - lengthBytes, lengthBytes });
   const headerBytes = tail.readUInt32LE(0);
-  if (headerBytes > sizeBytes - lengthBytes) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'read pack header of', path }, `its header length ${headerBytes} is larger than the pack`);
-  const start = sizeBytes - lengthBytes - headerBytes;
+  if (headerBytes > packBytes - lengthBytes) throw holdfastError('HOLDFAST_FORMAT_INVALID', { operation: 'read pack header of', path }, `its header length ${headerBytes} is larger than the pack`);
+  const start = packBytes - lengthBytes - headerBytes;
   const sealed = await repository.backend.load('data', packName, { offsetBytes: start, lengthBytes: headerBytes });
   const plain = open(repository.master.encryptionKey, sealed, packHeaderAssociatedData, { operation: 'read pack header of', path });
-  return decodePackHeader(plain, start, path);
+  return { blobs: decodePackHeader(plain, start, path), headerOffsetBytes: start };
 }

@@ -82,6 +82,12 @@ export class Repository {
    */
   readonly adoptedPacks = new Set<string>();
   /**
+   * Index files loadIndex() left out because they do not open or decode (truncated, garbage, a
+   * flipped byte, another kind of file): one damaged index file must not block every restore
+   * (rule D5). The session then reads the packs no intact index names from their own headers.
+   */
+  readonly damagedIndexFiles: HoldfastError[] = [];
+  /**
    * Key files that could not be read (truncated, not a key file, unreadable) although another key
    * opened the repository: a damaged key must not hide a good one, and the user should hear of it.
    */
@@ -202,14 +208,17 @@ export class Repository {
 
   /**
    * Reads every index file into the index, one file at a time (a few read ahead), in the order the
-   * backend lists them (the first location of a blob wins); a damaged one throws (check reads
-   * them its own way). Room is reserved once, from an upper bound the file sizes give.
+   * backend lists them (the first location of a blob wins). One that does not open or decode is
+   * left out whole and listed in damagedIndexFiles (check reads them its own way and reports
+   * them); one that cannot be read at all (EIO, EACCES) throws. Room is reserved once, from an
+   * upper bound the file sizes give.
    */
   async loadIndex(): Promise<void> {
     // An index file can vanish between the listing and its reading when a prune rewrites it;
     // the prune stored its replacement first, so listing again finds it.
     for (let round = 0; round < 5; round++) {
-      const files = (await this.backend.list('index')).filter((file) => !this.loadedIndexFiles.has(file.name));
+      const damaged = new Set(this.damagedIndexFiles.map((error) => error.path));
+      const files = (await this.backend.list('index')).filter((file) => !this.loadedIndexFiles.has(file.name) && !damaged.has(this.#indexPath(file.name)));
       if (files.length === 0) return;
       this.index.reserve(this.index.count + estimateIndexedBlobs(files));
       let vanished = false;
@@ -222,13 +231,26 @@ export class Repository {
           throw read.error;
         }
         const name = read.file.name;
-        for (const pack of decodeIndex(this.openSealed('index', name, read.sealed), `index/${name}`)) {
+        let packs;
+        try {
+          // Decoded whole before any blob is added: a damaged file adds nothing.
+          packs = decodeIndex(this.openSealed('index', name, read.sealed), `index/${name}`);
+        } catch (error) {
+          if (!(error instanceof HoldfastError)) throw error;
+          this.damagedIndexFiles.push(damagedIndexError(error, this.#indexPath(name)));
+          return;
+        }
+        for (const pack of packs) {
           for (const blob of pack.blobs) this.index.add(blob.type, blob.id, pack.packId, blob.offsetBytes, blob.storedBytes, blob.rawBytes);
         }
         this.loadedIndexFiles.add(name);
       });
       if (!vanished) return;
     }
+  }
+
+  #indexPath(name: string): string {
+    return `${this.backend.location}/index/${name}`;
   }
 
   /** A blob's plaintext, verified against its id; HOLDFAST_MISSING when the index has no such blob. */
@@ -386,6 +408,12 @@ export class Repository {
       throw error;
     }
   }
+}
+
+/** What a user is told of an index file loadIndex() left out: what is wrong, and what to run. */
+function damagedIndexError(error: HoldfastError, path: string): HoldfastError {
+  const reason = error.message.replace(/^Cannot [^"]*"[^"]*": /, '');
+  return new HoldfastError(error.code, { operation: 'load index file', path, cause: error }, `${reason}; it was left out, and the packs no intact index file names are read from their own headers. Run "holdfast repair index" to rebuild the index`);
 }
 
 /**
