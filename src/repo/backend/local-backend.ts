@@ -83,10 +83,26 @@ export class LocalBackend implements Backend {
     const found: StoredFile[] = [];
     for (const directory of directories) {
       const names = (await this.#names(directory)).filter((name) => namePattern.test(name));
-      const stats = await Promise.all(names.map((name) => this.#io.lstat(`${directory}/${name}`)));
-      names.forEach((name, index) => found.push({ name, sizeBytes: stats[index]!.sizeBytes }));
+      const stats = await Promise.all(names.map((name) => this.#sizeOrGone(`${directory}/${name}`)));
+      names.forEach((name, index) => {
+        const sizeBytes = stats[index];
+        if (typeof sizeBytes === 'number') found.push({ name, sizeBytes });
+      });
     }
     return found;
+  }
+
+  /**
+   * A listed file's size, or null when it was removed between the directory read and the lstat
+   * (a lock released, a pack deleted by prune, a snapshot forgotten): it is no longer there.
+   */
+  async #sizeOrGone(path: string): Promise<number | null> {
+    try {
+      return (await this.#io.lstat(path)).sizeBytes;
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) return null;
+      throw error;
+    }
   }
 
   async topLevelNames(): Promise<string[]> {
