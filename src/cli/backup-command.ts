@@ -67,7 +67,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const madeDefault = prepareDefaultRepository(place);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock }) => {
+  return runInRepository(values, reporter, { place, password, create: madeDefault }, async ({ io, pool, repository, lock, signal }) => {
     if (madeDefault) noteDefaultRepository(reporter, place);
     const sortedPaths = [...paths].sort().join('\0');
     let parent: SnapshotRecord | null = null;
@@ -86,6 +86,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       exclude: (name) => excluded(name.toString('utf8')),
       dryRun: values['dry-run'],
       beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
+      signal,
       onProblem: (path, error) => reporter.problem('skipped', path, error),
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => progressLine(progress, seconds)),
     });

@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type RepositorySession } from '../api/index.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
+import { interruption } from './interruption.js';
 import { readPasswordFromTerminal } from './password-prompt.js';
 import type { Reporter } from './reporter.js';
 
@@ -38,7 +39,9 @@ export const repositoryOptionsUsage = `Repository options (every repository verb
                          (default: fail at once with exit code 11)
   --json                 JSON lines on stdout
 Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 11 locked by another
-process (or this one's lock was lost), 12 wrong password, 130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
+process (or this one's lock was lost), 12 wrong password, 130 interrupted (SIGINT: stops after
+the work in flight and releases the lock; a second SIGINT stops at once), 141 stdout was closed
+(\`holdfast ls ... | head\`). SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
 `;
 
 export interface RepositoryValues {
@@ -113,22 +116,32 @@ export async function runInRepository(
   if (values.trace !== undefined) recorder.recordToFile(values.trace);
   const uninstall = installFlightRecorderDumps(recorder, cacheDirectory(), (line) => process.stderr.write(`holdfast: ${line}\n`));
   try {
-    return await withRepository(
-      {
-        location: options.place.location,
-        password: options.password,
-        recorder,
-        ...(options.create === true ? { create: keyOwner() } : {}),
-        ...(options.loadIndex === false ? { loadIndex: false } : {}),
-        lock: lockOptions(values, options.lock ?? 'shared', reporter),
-      },
-      (session) => {
-        // Another key opened it; the user should still hear that a key file is damaged.
-        for (const error of session.repository.damagedKeys) reporter.problem('warning', error.path, error);
-        return body(session);
-      },
+    // SIGINT or a closed stdout aborts the session's signal (interruption.ts): the verb stops at
+    // a safe point, the workers finish their jobs, the lock is released, then the process exits.
+    return await interruption.orderly(() =>
+      withRepository(
+        {
+          location: options.place.location,
+          password: options.password,
+          recorder,
+          ...(options.create === true ? { create: keyOwner() } : {}),
+          ...(options.loadIndex === false ? { loadIndex: false } : {}),
+          lock: lockOptions(values, options.lock ?? 'shared', reporter),
+          signal: interruption.signal,
+        },
+        (session) => {
+          // Another key opened it; the user should still hear that a key file is damaged.
+          for (const error of session.repository.damagedKeys) reporter.problem('warning', error.path, error);
+          return body(session);
+        },
+      ),
     );
   } catch (error) {
+    if (interruption.isInterruption(error)) {
+      // After a closed stdout, say nothing: the reader left on purpose.
+      if (interruption.exitCode === exitCodes.interrupted) reporter.fatal(error);
+      return interruption.exitCode ?? exitCodes.interrupted;
+    }
     reporter.fatal(error);
     return exitCodeOf(error);
   } finally {

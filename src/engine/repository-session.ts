@@ -6,6 +6,11 @@
  *   await withRepository({ location, password, recorder }, async (session) => { ... });
  *
  * The scope returns only after the workers have exited, whether the body succeeded or threw.
+ *
+ * Stopping early (`signal`, SIGINT in the CLI): the body sees `session.signal` and stops at its
+ * next safe point (every repository write is durable before it is referenced, rule D1, so any
+ * await is one); the worker pool refuses new jobs at once, lets the running ones finish and only
+ * then ends its workers; the lock is released. The scope then rejects with the signal's reason.
  */
 import { availableParallelism } from 'node:os';
 import { BufferPool } from '../io/buffer-pool.js';
@@ -25,6 +30,8 @@ export interface RepositorySession {
   repository: Repository;
   /** The lock this session holds (docs/concurrency.md), or null when it was opened without one. */
   lock: RepositoryLock | null;
+  /** Aborted when the session's work should stop (SessionOptions.signal); never, without one. */
+  signal: AbortSignal;
 }
 
 export interface SessionOptions {
@@ -41,12 +48,16 @@ export interface SessionOptions {
    * read-only look).
    */
   lock?: LockOptions | null;
+  /** Stops the session's work early: see the top of this file. */
+  signal?: AbortSignal;
 }
 
 const bufferBytes = 1024 * 1024;
 const buffersMax = 64;
 
 export async function withRepository<T>(options: SessionOptions, body: (session: RepositorySession) => Promise<T>): Promise<T> {
+  const signal = options.signal ?? new AbortController().signal;
+  signal.throwIfAborted();
   const io = createNodeIo();
   const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: buffersMax, label: 'repository' });
   const workers = await WorkerPool.start({
@@ -54,14 +65,17 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
     workerUrl: siblingModuleUrl(import.meta.url, '../repo/pack-worker'),
     workerCount: Math.max(1, availableParallelism()),
     recorder: options.recorder,
+    signal,
   });
   try {
     const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
-    const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, options.lock);
+    signal.throwIfAborted();
+    const lock = options.lock === undefined || options.lock === null ? null : await RepositoryLock.acquire(repository, { ...options.lock, signal });
     try {
       if (options.create === undefined && options.loadIndex !== false) await repository.loadIndex();
-      return await body({ io, pool, repository, lock });
+      signal.throwIfAborted();
+      return await body({ io, pool, repository, lock, signal });
     } finally {
       await lock?.release();
     }
