@@ -2,7 +2,8 @@
  * Ctrl-C during a backup stops it cleanly, wherever it lands: exit code 130 every time (never
  * 134, Node aborted by a worker thread ended under zstd's native code), no lock left behind, and
  * afterwards a backup without --retry-lock succeeds, reuses what the interrupted runs stored,
- * and `check --read-data` passes.
+ * and `check --read-data` passes. A restore stopped by Ctrl-C exits 130 too, without reporting
+ * the files it did not get to as unreadable.
  *
  * How: the real CLI backs up 48 MiB (half random, half compressible, so the zstd workers are
  * busy), always with --force so every run reads everything. One dry run (it seals but stores
@@ -107,4 +108,14 @@ test(`SIGINT at ${interruptions} seeded points of a backup exits 130 every time,
   if (packsLeft > 0) assert.ok(rawBytesAdded < sourceBytesNew, `the next backup reused the ${packsLeft} packs the interrupted runs stored: it added ${rawBytesAdded} of ${sourceBytesNew} raw bytes`);
   const check = await runHoldfast(['check', '--repo', repository, '--read-data'], { env });
   assert.equal(check.exitCode, 0, `check --read-data after the interruptions: ${describe(check)}\n${check.stdout.toString('utf8')}`);
+
+  // A restore stopped the same way says it was interrupted, not that every file after was unreadable.
+  const restore = startHoldfast(['restore', '--repo', repository, 'latest', '--target', join(work.path, 'restored')], { env });
+  while (lockFiles(repository).length === 0) await new Promise((resolve) => setTimeout(resolve, lockPollMs));
+  await new Promise((resolve) => setTimeout(resolve, Math.round(random.nextFloat() * 300)));
+  const restoreSignalled = restore.child.kill('SIGINT');
+  const restored = await restore.done;
+  assert.equal(restored.exitCode, restoreSignalled ? 130 : 0, `restore: ${describe(restored)}`);
+  assert.doesNotMatch(restored.stderr, /not restored|cannot be read|skipped/, `restore: ${describe(restored)}`);
+  assert.deepEqual(lockFiles(repository), [], 'the restore released its lock');
 });
