@@ -9,7 +9,9 @@
  * a scope there is nothing to wind down, and the process exits at once with that code.
  *
  * A closed stdout is quiet: no stack trace, nothing more on stderr (the reader went away on
- * purpose). An error writing to stderr is ignored: there is nowhere left to tell it.
+ * purpose). Another error writing to stdout (ENOSPC) stops the verb the same way, with exit
+ * code 1 and the reason on stderr. An error writing to stderr is ignored: there is nowhere left
+ * to tell it.
  */
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
@@ -24,7 +26,7 @@ export class Interruption {
     return this.#controller.signal;
   }
 
-  /** 130 after SIGINT, 141 after a closed stdout, null while not interrupted. */
+  /** 130 after SIGINT, 141 after a closed stdout, 1 after another stdout error, null while not interrupted. */
   get exitCode(): number | null {
     return this.#exitCode;
   }
@@ -48,8 +50,9 @@ export class Interruption {
   install(): void {
     process.on('SIGINT', () => this.#interrupt(exitCodes.interrupted, 'interrupted by SIGINT'));
     process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-      // EPIPE, or a write after the stream was destroyed by it: the reader is gone.
-      this.#interrupt(exitCodes.brokenPipe, `stdout was closed (${error.code ?? error.message})`);
+      // EPIPE: the reader is gone. Anything else (ENOSPC into a file) is a failure to say so.
+      if (error.code === 'EPIPE') this.#interrupt(exitCodes.brokenPipe, 'stdout was closed');
+      else this.#interrupt(exitCodes.fatal, `cannot write to stdout (${error.code ?? error.message})`);
     });
     process.stderr.on('error', () => undefined);
   }

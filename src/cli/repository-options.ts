@@ -139,7 +139,7 @@ export async function runInRepository(
   } catch (error) {
     if (interruption.isInterruption(error)) {
       // After a closed stdout, say nothing: the reader left on purpose.
-      if (interruption.exitCode === exitCodes.interrupted) reporter.fatal(error);
+      if (interruption.exitCode !== exitCodes.brokenPipe) reporter.fatal(error);
       return interruption.exitCode ?? exitCodes.interrupted;
     }
     reporter.fatal(error);
