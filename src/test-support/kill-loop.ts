@@ -292,14 +292,14 @@ async function checkRepository(context: KillContext, listSnapshots: boolean): Pr
   if (listed.join(',') !== files.join(',')) throw new Error(`snapshots --json lists ${listed.length} snapshots (${listed.map((id) => id.slice(0, 8)).join(', ')}) but snapshots/ holds ${files.length} (${files.map((id) => id.slice(0, 8)).join(', ')})`);
 }
 
-/** One kill: prepare, run, kill after `delayMs`, then the checks. Returns whether it landed mid-operation. */
-async function killOnce(operation: KillOperation, context: KillContext, delayMs: number, result: KillLoopResult, listSnapshots: boolean, signal: NodeJS.Signals): Promise<boolean> {
+/** One kill: prepare, run, kill after `delayMs`, then the checks. Returns how the run ended when the signal reached it, else null. */
+async function killOnce(operation: KillOperation, context: KillContext, delayMs: number, result: KillLoopResult, listSnapshots: boolean, signal: NodeJS.Signals): Promise<string | null> {
   await operation.prepare?.(context);
   const before = await repositoryCounts(context.repository);
   const args = operation.argv(context);
   const run = await runAndKill(args, operationEnvironment(operation, context), delayMs, signal);
+  const ending = run.endSignal === null ? `exit ${run.exitCode}` : `signal ${run.endSignal}`;
   if (run.killed) {
-    const ending = run.endSignal === null ? `exit ${run.exitCode}` : `signal ${run.endSignal}`;
     result.endings[ending] = (result.endings[ending] ?? 0) + 1;
     if (signal === 'SIGINT') await expectOrderlyStop(context, args, run, ending);
   }
@@ -318,7 +318,7 @@ async function killOnce(operation: KillOperation, context: KillContext, delayMs:
     await operation.afterKill?.(context, before);
   }
   await checkRepository(context, listSnapshots);
-  return run.killed;
+  return run.killed ? ending : null;
 }
 
 /**
@@ -373,10 +373,10 @@ export async function runKillLoop(operation: KillOperation, options: KillLoopOpt
       // The delay is the iteration's first draw, so a replay of the seed draws the same one.
       delayMs = Math.round(context.random.nextFloat() * killWindowFactor * result.measuredDurationMs);
       const packsBefore = result.killedWithNewPacks;
-      const killed = await killOnce(operation, context, delayMs, result, options.listSnapshotsAfterKill ?? true, options.signal ?? 'SIGKILL');
+      const ending = await killOnce(operation, context, delayMs, result, options.listSnapshotsAfterKill ?? true, options.signal ?? 'SIGKILL');
       result.kills++;
       const leftPacks = result.killedWithNewPacks > packsBefore ? ', left new packs' : '';
-      log(`${operation.name} #${iteration} seed ${seed}: ${killed ? `${options.signal ?? 'SIGKILL'} reached it` : 'finished before the signal'} at ${delayMs} ms${leftPacks}; check passed`);
+      log(`${operation.name} #${iteration} seed ${seed}: ${ending !== null ? `${options.signal ?? 'SIGKILL'} reached it (${ending})` : 'finished before the signal'} at ${delayMs} ms${leftPacks}; check passed`);
       const last = iteration === seeds.length - 1;
       if (last || (iteration + 1) % options.completeEvery === 0) {
         where = `the completion after iteration ${iteration}`;
