@@ -101,7 +101,7 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
   const madeDefault = prepareDefaultRepository(place, values);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock }, { created }) => {
+  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock, signal }, { created }) => {
     if (madeDefault) noteDefaultRepository(reporter, place, values, created);
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
@@ -124,6 +124,7 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
       ...(plan.source === null ? {} : { source: await plan.source(io, pool) }),
       dryRun: values['dry-run'],
       beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
+      signal,
       onProblem: (path, error) => reporter.problem('skipped', path, error),
       onProgress: (progress) => reporter.status({ ...progress }, (seconds) => progressLine(progress, seconds)),
     });

@@ -10,5 +10,8 @@ export const exitCodes = {
   lockFailed: 11,
   /** No key of the repository opens with the password given. */
   wrongPassword: 12,
+  /** SIGINT: stopped at a safe point, the lock released (a second SIGINT stops at once). */
   interrupted: 130,
+  /** stdout was closed (`holdfast ls ... | head`): 128 + SIGPIPE, as a shell reports it. */
+  brokenPipe: 141,
 } as const;

@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { exitCodes } from './exit-codes.js';
+import { interruption } from './interruption.js';
 import { exportCommand, exportUsage, UsageError } from './export-command.js';
 import { importCommand, importUsage } from './import-command.js';
 import { backupCommand, backupUsage } from './backup-command.js';
@@ -69,7 +70,7 @@ Environment:
   HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD, HOLDFAST_PASSWORD_FILE  (used by the repository verbs)
 
 Exit codes: 0 ok, 1 fatal, 3 finished but some entries were left out, 10 no repository,
-11 locked by another process, 12 wrong password, 130 interrupted.
+11 locked by another process, 12 wrong password, 130 interrupted (SIGINT), 141 stdout was closed.
 `;
 
 const verbs: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
@@ -130,9 +131,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.on('SIGINT', () => {
-  process.exitCode = exitCodes.interrupted;
-  process.exit();
-});
-
-process.exitCode = await main(process.argv.slice(2));
+// SIGINT and a closed stdout stop a verb at a safe point and set the exit code (interruption.ts).
+interruption.install();
+const verbExitCode = await main(process.argv.slice(2));
+process.exitCode = interruption.exitCode ?? verbExitCode;

@@ -57,12 +57,13 @@ export async function runPrune(values: RepositoryValues & PruneValues, dryRun: b
   const reporter = new Reporter({ verb: 'prune', json: values.json, quiet: values.quiet, jsonStream: process.stdout });
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
-  return runInRepository(values, reporter, { place, password, loadIndex: false, lock: 'prune' }, async ({ repository, lock }) => {
+  return runInRepository(values, reporter, { place, password, loadIndex: false, lock: 'prune' }, async ({ repository, lock, signal }) => {
     const summary = await pruneRepository(repository, {
       dryRun,
       repackUnusedPercent,
       ...(waitForOperationsMs === undefined ? {} : { waitForOperationsMs }),
       lock,
+      signal,
       onProgress: (stage, done, total) => reporter.status({ stage, done, total }, () => `${stage}: ${done} of ${total}`),
       onNote: (message) => reporter.note('note', { message }, `holdfast: ${message}`),
     });

@@ -18,6 +18,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { installFlightRecorderDumps, TraceRecorder, withRepository, type LockMode, type LockOptions, type PasswordSource, type RepositorySession } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
+import { interruption } from './interruption.js';
 import { readPasswordFromTerminal } from './password-prompt.js';
 import type { Reporter } from './reporter.js';
 
@@ -44,7 +45,9 @@ export const repositoryOptionsUsage = `Repository options (every repository verb
   --json                 JSON lines on stdout
   -q, --quiet            no summary and no progress display (problems and errors still show)
 Exit codes: 0 ok, 1 fatal, 3 some files were left out, 10 no repository, 11 locked by another
-process (or this one's lock was lost), 12 wrong password, 130 interrupted. SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
+process (or this one's lock was lost), 12 wrong password, 130 interrupted (SIGINT: stops after
+the work in flight and releases the lock; a second SIGINT stops at once), 141 stdout was closed
+(\`holdfast ls ... | head\`). SIGUSR2 writes the flight recorder to $XDG_CACHE_HOME/holdfast/ and goes on.
 `;
 
 export interface RepositoryValues {
@@ -191,26 +194,31 @@ export async function runInRepository(
   if (values.trace !== undefined) recorder.recordToFile(values.trace);
   const uninstall = installFlightRecorderDumps(recorder, cacheDirectory(), (line) => process.stderr.write(`holdfast: ${line}\n`));
   let bodyStarted = false;
+  // SIGINT or a closed stdout aborts the session's signal (interruption.ts): the verb stops at
+  // a safe point, the workers finish their jobs, the lock is released, then the process exits.
   const session = (create: boolean): Promise<number> =>
-    withRepository(
-      {
-        location: options.place.location,
-        password: options.password,
-        recorder,
-        ...(create ? { create: keyOwner() } : {}),
-        ...(options.loadIndex === false ? { loadIndex: false } : {}),
-        lock: lockOptions(values, values['no-lock'] === true ? 'none' : (options.lock ?? 'shared'), reporter),
-        // Reading a read-only repository (a mounted backup disk) must work: without a lock then.
-        ...(options.readOnly === true ? { onLockUnwritable: (error: Error) => reporter.problem('warning', options.place.location, `cannot write a lock (${(error as { code?: string }).code ?? error.message}): going on without one, as --no-lock; a prune running meanwhile could delete what this reads`) } : {}),
-      },
-      (opened) => {
-        bodyStarted = true;
-        // Another key opened it; the user should still hear that a key file is damaged.
-        for (const error of opened.repository.damagedKeys) reporter.problem('warning', error.path, error);
-        // Left out, the blobs it named found from the packs' headers; repair index rewrites it.
-        for (const error of opened.repository.damagedIndexFiles) reporter.problem('warning', error.path, error);
-        return body(opened, { created: create });
-      },
+    interruption.orderly(() =>
+      withRepository(
+        {
+          location: options.place.location,
+          password: options.password,
+          recorder,
+          ...(create ? { create: keyOwner() } : {}),
+          ...(options.loadIndex === false ? { loadIndex: false } : {}),
+          lock: lockOptions(values, values['no-lock'] === true ? 'none' : (options.lock ?? 'shared'), reporter),
+          // Reading a read-only repository (a mounted backup disk) must work: without a lock then.
+          ...(options.readOnly === true ? { onLockUnwritable: (error: Error) => reporter.problem('warning', options.place.location, `cannot write a lock (${(error as { code?: string }).code ?? error.message}): going on without one, as --no-lock; a prune running meanwhile could delete what this reads`) } : {}),
+          signal: interruption.signal,
+        },
+        (opened) => {
+          bodyStarted = true;
+          // Another key opened it; the user should still hear that a key file is damaged.
+          for (const error of opened.repository.damagedKeys) reporter.problem('warning', error.path, error);
+          // Left out, the blobs it named found from the packs' headers; repair index rewrites it.
+          for (const error of opened.repository.damagedIndexFiles) reporter.problem('warning', error.path, error);
+          return body(opened, { created: create });
+        },
+      ),
     );
   try {
     try {
@@ -221,6 +229,11 @@ export async function runInRepository(
       return await session(false);
     }
   } catch (error) {
+    if (interruption.isInterruption(error)) {
+      // After a closed stdout, say nothing: the reader left on purpose.
+      if (interruption.exitCode !== exitCodes.brokenPipe) reporter.fatal(error);
+      return interruption.exitCode ?? exitCodes.interrupted;
+    }
     reporter.fatal(error);
     if (exitCodeOf(error) === exitCodes.noRepository && options.place.defaultKeyFile !== null) {
       reporter.note('hint', { repository: options.place.location }, 'holdfast: no repository is configured and the default one is not made yet: "holdfast backup DIR" makes it; or give --repo DIR or HOLDFAST_REPOSITORY');

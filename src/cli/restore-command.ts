@@ -72,7 +72,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
-  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository, signal }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
@@ -89,6 +89,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       ownerNames,
       onWarning: (path, message) => reporter.problem('warning', path, message),
       onRefused: (path, error) => reporter.problem('refused', path, error),
+      signal,
       onNotRestored: (path, reason, error) => {
         reporter.problems++;
         reporter.note('not-restored', { path, code: (error as { code?: string }).code, reason }, `not restored: ${path}: ${reason}`);

@@ -71,6 +71,12 @@ export interface BackupOptions {
   /** An entry that could not be read (left out) or changed while read. */
   onProblem: (path: string, error: Error) => void;
   onProgress?: (progress: BackupProgress) => void;
+  /**
+   * Stops the backup early: checked before each entry and each piece of file data. backup() then
+   * rejects with the signal's reason, only after its seals and pack writes in flight have
+   * settled; the packs already stored stay (unindexed ones are adopted by the next backup).
+   */
+  signal?: AbortSignal;
 }
 
 export interface BackupResult {
@@ -112,26 +118,35 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
       options.onProblem(path, error);
     },
   });
-  for await (const entry of walk) {
-    progress.entries++;
-    progress.currentPath = displayPath(entry.header.path);
-    let treeEntry: TreeEntry;
-    if (entry.unchanged === true) {
-      const previous = parentEntries.get(entry.header.path.toString('latin1'))!;
-      treeEntry = { ...previous, header: { ...previous.header, path: entry.header.path } };
-      progress.filesUnchanged++;
-      progress.dataBytes += entry.header.sizeBytes;
-    } else {
-      treeEntry = { header: entry.header, chunks: await storeData(entry, chunker, saver, progress, options), device: entry.identity?.device ?? 0n, inode: entry.identity?.inode ?? 0n };
+  let treeIds: string[];
+  try {
+    for await (const entry of walk) {
+      options.signal?.throwIfAborted();
+      progress.entries++;
+      progress.currentPath = displayPath(entry.header.path);
+      let treeEntry: TreeEntry;
+      if (entry.unchanged === true) {
+        const previous = parentEntries.get(entry.header.path.toString('latin1'))!;
+        treeEntry = { ...previous, header: { ...previous.header, path: entry.header.path } };
+        progress.filesUnchanged++;
+        progress.dataBytes += entry.header.sizeBytes;
+      } else {
+        treeEntry = { header: entry.header, chunks: await storeData(entry, chunker, saver, progress, options), device: entry.identity?.device ?? 0n, inode: entry.identity?.inode ?? 0n };
+      }
+      if (entry.header.type === 'file') progress.files++;
+      progress.rawBytesAdded = saver.counts.rawBytesAdded;
+      options.onProgress?.(progress);
+      await trees.add(treeEntry);
     }
-    if (entry.header.type === 'file') progress.files++;
-    progress.rawBytesAdded = saver.counts.rawBytesAdded;
-    options.onProgress?.(progress);
-    await trees.add(treeEntry);
+    treeIds = await trees.finish();
+    await saver.drain();
+    await packer.finish();
+  } catch (error) {
+    // Nothing of this backup may still run when it rejects (O3): no seal on a worker, no pack write.
+    await saver.settle();
+    await packer.settle();
+    throw error;
   }
-  const treeIds = await trees.finish();
-  await saver.drain();
-  await packer.finish();
   const summary: SnapshotSummary = {
     entries: progress.entries,
     files: progress.files,
@@ -165,6 +180,7 @@ async function storeData(entry: SourceEntry, chunker: Chunker, saver: BlobSaver,
   const chunks: ChunkReference[] = [];
   let dataBytes = 0;
   for await (const piece of entry.data()) {
+    options.signal?.throwIfAborted();
     dataBytes += piece.length;
     progress.dataBytes += piece.length;
     for (const chunk of chunker.push(piece)) chunks.push(await saver.save('data', chunk));

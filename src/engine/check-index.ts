@@ -15,7 +15,7 @@ import { decodeIndex, visitIndex } from '../format/repo/index-codec.js';
 import type { StoredFile } from '../repo/backend/backend.js';
 import { storageName } from '../repo/blob-id.js';
 import { BlobTable } from '../repo/blob-table.js';
-import { estimateIndexedBlobs, forEachIndexFile } from '../repo/index-files.js';
+import { estimateIndexedBlobs, forEachIndexFile, type IndexFileRead } from '../repo/index-files.js';
 import type { Repository } from '../repo/repository.js';
 
 export interface CheckIndex {
@@ -33,47 +33,69 @@ export interface CheckIndex {
 
 export type IndexProblem = (subject: string, message: string) => void;
 
+/** Listings of index/ while files keep vanishing under a prune (as Repository.loadIndex). */
+const indexListingRoundsMax = 5;
+
 /**
  * Reads every index file once; a file that fails is reported and left out. `storedPacks` (pack
  * name -> size) marks as damaged, while loading, each blob whose pack is missing or ends before it
  * (the blobs before a short pack's end still read, by their range).
  */
 export async function loadCheckIndex(repository: Repository, storedPacks: ReadonlyMap<string, number>, report: IndexProblem): Promise<CheckIndex> {
-  const files = await repository.backend.list('index');
-  const index: CheckIndex = { table: new BlobTable(estimateIndexedBlobs(files)), packNames: [], packNumbers: new Map(), packNeededBytes: [], goodFiles: [], fileCount: files.length };
-  await forEachIndexFile(repository.backend, files, (read) => {
-    try {
-      if ('error' in read) throw read.error;
-      const plaintext = openIndexFile(repository, read.file, read.sealed);
-      const fileName = `index/${read.file.name}`;
-      // All or nothing: a file that fails adds no blob. The first walk only checks (no allocation
-      // per blob); the second keeps what check needs, in the table, without an object per blob.
-      visitIndex(plaintext, fileName, { pack: () => undefined, blob: () => undefined });
-      let packId = Buffer.alloc(0);
-      let packNumber = 0;
-      let packBytes = -1;
-      visitIndex(plaintext, fileName, {
-        pack: (id) => {
-          packId = Buffer.from(id);
-          const packName = packId.toString('hex');
-          packNumber = packNumberOf(index, packName);
-          packBytes = storedPacks.get(packName) ?? -1;
-        },
-        blob: (type, id, offsetBytes, storedBytes, rawBytes) => {
-          const entry = index.table.add(id, packNumber, storedBytes);
-          // Only the first location counts: it is the one every reader uses.
-          if (offsetBytes + storedBytes > packBytes && index.table.packNumber(entry) === packNumber) index.table.mark(entry);
-          if (offsetBytes + storedBytes > index.packNeededBytes[packNumber]!) index.packNeededBytes[packNumber] = offsetBytes + storedBytes;
-          if (type === 'tree') repository.index.add(type, Buffer.from(id), packId, offsetBytes, storedBytes, rawBytes);
-        },
-      });
-      index.goodFiles.push(read.file);
-    } catch (error) {
-      // Other verbs leave it out and read the packs' headers instead; repair index mends it.
-      report(`index ${read.file.name.slice(0, 16)}`, `${(error as Error).message}; "holdfast repair index" rebuilds the index from the packs`);
-    }
-  });
+  let files = await repository.backend.list('index');
+  const index: CheckIndex = { table: new BlobTable(estimateIndexedBlobs(files)), packNames: [], packNumbers: new Map(), packNeededBytes: [], goodFiles: [], fileCount: 0 };
+  // An index file can vanish between the listing and its reading when a prune running beside
+  // us rewrites it; the prune stored its replacement first, so listing again finds that.
+  const seen = new Set<string>();
+  for (let round = 0; round < indexListingRoundsMax && files.length > 0; round++) {
+    let vanished = false;
+    await forEachIndexFile(repository.backend, files, (read) => {
+      seen.add(read.file.name);
+      if ('error' in read && isErrorCode(read.error, 'ENOENT')) {
+        vanished = true;
+        return;
+      }
+      index.fileCount++;
+      addIndexFile(repository, index, storedPacks, read, report);
+    });
+    if (!vanished) break;
+    files = (await repository.backend.list('index')).filter((file) => !seen.has(file.name));
+  }
   return index;
+}
+
+/** Adds one index file's blobs to `index`, all or nothing; a file that fails is reported. */
+function addIndexFile(repository: Repository, index: CheckIndex, storedPacks: ReadonlyMap<string, number>, read: IndexFileRead, report: IndexProblem): void {
+  try {
+    if ('error' in read) throw read.error;
+    const plaintext = openIndexFile(repository, read.file, read.sealed);
+    const fileName = `index/${read.file.name}`;
+    // All or nothing: a file that fails adds no blob. The first walk only checks (no allocation
+    // per blob); the second keeps what check needs, in the table, without an object per blob.
+    visitIndex(plaintext, fileName, { pack: () => undefined, blob: () => undefined });
+    let packId = Buffer.alloc(0);
+    let packNumber = 0;
+    let packBytes = -1;
+    visitIndex(plaintext, fileName, {
+      pack: (id) => {
+        packId = Buffer.from(id);
+        const packName = packId.toString('hex');
+        packNumber = packNumberOf(index, packName);
+        packBytes = storedPacks.get(packName) ?? -1;
+      },
+      blob: (type, id, offsetBytes, storedBytes, rawBytes) => {
+        const entry = index.table.add(id, packNumber, storedBytes);
+        // Only the first location counts: it is the one every reader uses.
+        if (offsetBytes + storedBytes > packBytes && index.table.packNumber(entry) === packNumber) index.table.mark(entry);
+        if (offsetBytes + storedBytes > index.packNeededBytes[packNumber]!) index.packNeededBytes[packNumber] = offsetBytes + storedBytes;
+        if (type === 'tree') repository.index.add(type, Buffer.from(id), packId, offsetBytes, storedBytes, rawBytes);
+      },
+    });
+    index.goodFiles.push(read.file);
+  } catch (error) {
+    // Other verbs leave it out and read the packs' headers instead; repair index mends it.
+    report(`index ${read.file.name.slice(0, 16)}`, `${(error as Error).message}; "holdfast repair index" rebuilds the index from the packs`);
+  }
 }
 
 /** Marks a blob as damaged; an id the table does not hold is left alone (it is reported as missing). */
@@ -98,10 +120,9 @@ export function chunkState(index: CheckIndex, id: Uint8Array): 'missing' | 'dama
  */
 export async function forEachIndexedPack(repository: Repository, index: CheckIndex, consume: (packName: string, blobs: PackedBlob[]) => Promise<void>): Promise<void> {
   await forEachIndexFile(repository.backend, index.goodFiles, async (read) => {
-    if ('error' in read) {
-      if (isErrorCode(read.error, 'ENOENT')) return;
-      throw read.error;
-    }
+    // Rewritten by a prune since the first pass: its replacement names the same needed packs.
+    if ('error' in read && isErrorCode(read.error, 'ENOENT')) return;
+    if ('error' in read) throw read.error;
     for (const pack of decodeIndex(openIndexFile(repository, read.file, read.sealed), `index/${read.file.name}`)) await consume(pack.packId.toString('hex'), pack.blobs);
   });
 }

@@ -14,6 +14,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { displayPath } from '../base/file-path.js';
+import { isErrorCode } from '../errors/holdfast-error.js';
 import { chunkState, forEachIndexedPack, loadCheckIndex, markBlob, type CheckIndex } from './check-index.js';
 import { checkPackHeaders, type UnreadableHeader } from './check-pack-headers.js';
 import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
@@ -160,9 +161,18 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
  */
 async function checkKeys(repository: Repository, summary: CheckSummary, report: Report): Promise<void> {
   for (const file of await repository.backend.list('keys')) {
+    let bytes: Buffer;
+    try {
+      bytes = await repository.backend.load('keys', file.name);
+    } catch (error) {
+      // Removed (key remove beside us) between the listing and the reading: not damage.
+      if (isErrorCode(error, 'ENOENT')) continue;
+      summary.keyFiles++;
+      report(`key ${file.name.slice(0, 16)}`, (error as Error).message);
+      continue;
+    }
     summary.keyFiles++;
     try {
-      const bytes = await repository.backend.load('keys', file.name);
       if (storageName(bytes) !== file.name) throw new Error('its bytes do not hash to its name (damaged)');
       readKeyFileSummary(bytes, { path: `keys/${file.name}` });
     } catch (error) {
@@ -186,8 +196,7 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
   const files = await repository.backend.list('snapshots');
   const damaged = new Set<string>();
   for (const file of files) {
-    summary.snapshots++;
-    options.onProgress?.('check snapshots', summary.snapshots - 1, files.length);
+    options.onProgress?.('check snapshots', summary.snapshots, files.length);
     const subject = `snapshot ${file.name.slice(0, 8)}`;
     let snapshot;
     try {
@@ -195,10 +204,14 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
       if (storageName(sealed) !== file.name) throw new Error('its bytes do not hash to its name');
       snapshot = decodeSnapshot(repository.openSealed('snapshots', file.name, sealed), `snapshots/${file.name}`);
     } catch (error) {
+      // Forgotten (by a forget beside us) between the listing and the reading: not damage.
+      if (isErrorCode(error, 'ENOENT')) continue;
+      summary.snapshots++;
       report(subject, (error as Error).message);
       damaged.add(file.name);
       continue;
     }
+    summary.snapshots++;
     noteNeeded(file.name, snapshot.trees.map((treeId) => Buffer.from(treeId, 'hex')));
     try {
       // A damaged tree blob is reported and the files of the other tree blobs are still traced.

@@ -42,6 +42,12 @@ export interface PruneOptions {
   lock: RepositoryLock | null;
   onProgress?: (stage: string, done: number, total: number) => void;
   onNote?: (message: string) => void;
+  /**
+   * Stops the prune early, between two units of work (an index file read, a pack repacked, an
+   * index file rewritten, a pack deleted) and in the wait for older operations; each unit leaves
+   * the repository whole, so what is not done yet is left for a later prune.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PrunePlan {
@@ -84,7 +90,10 @@ interface PackState {
 const smallPackBytes = packBytesTarget / 4;
 
 export async function pruneRepository(repository: Repository, options: PruneOptions): Promise<PruneSummary> {
-  const progress = options.onProgress ?? (() => undefined);
+  const progress = (stage: string, done: number, total: number): void => {
+    options.signal?.throwIfAborted();
+    options.onProgress?.(stage, done, total);
+  };
   // Step 1: what is there and what is needed.
   const snapshotsAtStart = await readSnapshots(repository);
   const indexListing = await repository.backend.list('index');
@@ -236,17 +245,23 @@ export async function pruneRepository(repository: Repository, options: PruneOpti
   // Step 3: copy the needed blobs of repacked packs, then rewrite the index without the doomed packs.
   const packer = new PackWriter(repository, { rememberBlobs: false });
   let repacked = 0;
-  for (const number of repack) {
-    const pack = packs[number]!;
-    const bytes = await repository.backend.load('data', pack.name);
-    for (const blob of openPackHeader(repository, bytes, `pack ${pack.name}`)) {
-      const entry = table.find(blob.id);
-      if (entry < 0 || !table.isMarked(entry) || table.packNumber(entry) !== number) continue;
-      await packer.add(blob.type, blob.id, Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes)), blob.rawBytes);
+  try {
+    for (const number of repack) {
+      const pack = packs[number]!;
+      const bytes = await repository.backend.load('data', pack.name);
+      for (const blob of openPackHeader(repository, bytes, `pack ${pack.name}`)) {
+        const entry = table.find(blob.id);
+        if (entry < 0 || !table.isMarked(entry) || table.packNumber(entry) !== number) continue;
+        await packer.add(blob.type, blob.id, Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes)), blob.rawBytes);
+      }
+      progress('repack', ++repacked, repack.size);
     }
-    progress('repack', ++repacked, repack.size);
+    await packer.finish();
+  } catch (error) {
+    // No pack write outlives the prune (its copies, unindexed, are garbage for a later prune).
+    await packer.settle();
+    throw error;
   }
-  await packer.finish();
   summary.newPacks = packer.summary.packs;
 
   const doomed = new Set([...drop, ...repack]);
@@ -267,7 +282,7 @@ export async function pruneRepository(repository: Repository, options: PruneOpti
   const ownId = options.lock?.id;
   const waitFor = new Set((await listLocks(repository)).filter((lock) => !lock.stale && lock.record.id !== ownId).map((lock) => lock.record.id));
   if (waitFor.size > 0) options.onNote?.(`waiting for ${waitFor.size} operation${waitFor.size === 1 ? '' : 's'} that began before the index was rewritten`);
-  const outlasted = await waitForLocks(repository, waitFor, { timeoutMs: options.waitForOperationsMs ?? 10 * 60 * 1000 });
+  const outlasted = await waitForLocks(repository, waitFor, { timeoutMs: options.waitForOperationsMs ?? 10 * 60 * 1000, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   if (!outlasted) {
     summary.packsLeftForLater = doomed.size;
     options.onNote?.(`${doomed.size} packs are left, unindexed, for a later prune: operations that began before this prune are still running`);

@@ -7,6 +7,11 @@
  *   await withRepository({ location, password, recorder }, async (session) => { ... });
  *
  * The scope returns only after the workers have exited, whether the body succeeded or threw.
+ *
+ * Stopping early (`signal`, SIGINT in the CLI): the body sees `session.signal` and stops at its
+ * next safe point (every repository write is durable before it is referenced, rule D1, so any
+ * await is one); the worker pool refuses new jobs at once, lets the running ones finish and only
+ * then ends its workers; the lock is released. The scope then rejects with the signal's reason.
  */
 import { availableParallelism } from 'node:os';
 import { isErrorCode } from '../errors/holdfast-error.js';
@@ -28,6 +33,8 @@ export interface RepositorySession {
   repository: Repository;
   /** The lock this session holds (docs/concurrency.md), or null when it was opened without one. */
   lock: RepositoryLock | null;
+  /** Aborted when the session's work should stop (SessionOptions.signal); never, without one. */
+  signal: AbortSignal;
 }
 
 export interface SessionOptions {
@@ -52,6 +59,8 @@ export interface SessionOptions {
    * than failing. Without it such a lock failure throws.
    */
   onLockUnwritable?: (error: Error) => void;
+  /** Stops the session's work early: see the top of this file. */
+  signal?: AbortSignal;
 }
 
 /** Errors of a lock write that say the repository cannot be written at all. */
@@ -60,10 +69,10 @@ const unwritableCodes = ['EROFS', 'EACCES', 'EPERM'] as const;
 const bufferBytes = 1024 * 1024;
 const buffersMax = 64;
 
-async function takeLock(repository: Repository, options: SessionOptions): Promise<RepositoryLock | null> {
+async function takeLock(repository: Repository, options: SessionOptions, signal: AbortSignal): Promise<RepositoryLock | null> {
   if (options.lock === undefined || options.lock === null) return null;
   try {
-    return await RepositoryLock.acquire(repository, options.lock);
+    return await RepositoryLock.acquire(repository, { ...options.lock, signal });
   } catch (error) {
     if (options.onLockUnwritable === undefined || !unwritableCodes.some((code) => isErrorCode(error, code))) throw error;
     options.onLockUnwritable(error as Error);
@@ -72,6 +81,8 @@ async function takeLock(repository: Repository, options: SessionOptions): Promis
 }
 
 export async function withRepository<T>(options: SessionOptions, body: (session: RepositorySession) => Promise<T>): Promise<T> {
+  const signal = options.signal ?? new AbortController().signal;
+  signal.throwIfAborted();
   const io = createNodeIo();
   const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: buffersMax, label: 'repository' });
   const workers = await WorkerPool.start({
@@ -79,11 +90,13 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
     workerUrl: siblingModuleUrl(import.meta.url, '../repo/pack-worker'),
     workerCount: Math.max(1, availableParallelism()),
     recorder: options.recorder,
+    signal,
   });
   try {
     const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
-    const lock = await takeLock(repository, options);
+    signal.throwIfAborted();
+    const lock = await takeLock(repository, options, signal);
     try {
       if (options.create === undefined && options.loadIndex !== false) {
         await repository.loadIndex();
@@ -91,7 +104,8 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
         // own headers (as a killed backup's packs are), so restore, ls and backup still work.
         if (repository.damagedIndexFiles.length > 0) await adoptUnindexedPacks(repository);
       }
-      return await body({ io, pool, repository, lock });
+      signal.throwIfAborted();
+      return await body({ io, pool, repository, lock, signal });
     } finally {
       await lock?.release();
     }

@@ -50,6 +50,12 @@ export interface SnapshotRestoreOptions extends RestoreOptions {
   onNotRestored?: (path: string, reason: string, error: Error) => void;
   /** A tree blob that cannot be read: its entries are unknown; without it, that failure throws. */
   onDamagedTree?: (treeId: string, error: Error) => void;
+  /**
+   * Stops the restore early, before the next entry: the entry being written is abandoned like
+   * one whose chunk cannot be read, and the restore rejects with the signal's reason instead
+   * of leaving out every entry after it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SnapshotRestoreSummary extends RestoreSummary {
@@ -124,6 +130,7 @@ async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: 
   const { progress, options } = context;
   try {
     for (const entry of entries) {
+      options.signal?.throwIfAborted();
       const path = displayPath(entry.header.path);
       progress.currentPath = path;
       // A chunk no index names: the file is not begun at all.
@@ -143,6 +150,8 @@ async function restoreInOrder(restorer: Restorer, entries: TreeEntry[], loader: 
           // A chunk that does not load or open: the file begun is removed, not left half-written.
           loader.skip(entry.chunks.length - index - 1);
           await restorer.abandonEntry();
+          // Stopped (the pool refuses jobs once aborted): not a damaged chunk.
+          if (options.signal?.aborted === true) throw error;
           leaveOut(context, path, `chunk ${entry.chunks[index]!.id.toString('hex').slice(0, 16)} cannot be read: ${(error as Error).message}`, error as Error);
           failed = true;
           break;

@@ -50,7 +50,9 @@ export type HoldfastErrorCode =
   /** Another process holds a lock that conflicts with the one asked for (exit code 11). */
   | 'HOLDFAST_LOCKED'
   /** This process's lock was removed as stale or could not be refreshed in time (exit code 11). */
-  | 'HOLDFAST_LOCK_LOST';
+  | 'HOLDFAST_LOCK_LOST'
+  /** The operation was stopped early, at a safe point: SIGINT (exit code 130) or a closed stdout (141). */
+  | 'HOLDFAST_INTERRUPTED';
 
 export interface ErrorContext {
   operation: string;

@@ -3,8 +3,8 @@
  * TypeScript module, so this also shows workers load .ts through tsx): results come back and
  * transferred ArrayBuffers are moved, not copied; a job's error keeps its code; a worker that
  * exits or throws outside a job fails only its own job and is replaced; close() waits for running
- * jobs; run() waits while the queue is full; and the trace holds one 'X' event per job, on its
- * worker's row, with the job's params.
+ * jobs; an abort refuses new jobs but lets running ones finish; run() waits while the queue is
+ * full; and the trace holds one 'X' event per job, on its worker's row, with the job's params.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -178,4 +178,20 @@ test('start() rejects with HOLDFAST_WORKER_FAILED when the worker module cannot 
     assert.match(error.message, /no-such-worker\.ts failed to start/);
     return true;
   });
+});
+
+test('an abort refuses new jobs and fails the queued ones with its reason, lets the running job finish, and close() ends the worker only after it', async () => {
+  const controller = new AbortController();
+  const pool = await startPool({ workerCount: 1, signal: controller.signal });
+  const running = pool.run<number>('sleep', { ms: 300 }, null);
+  const queued = pool.run<number>('sleep', { ms: 1 }, null);
+  await nextTurn();
+  const reason = new HoldfastError('HOLDFAST_INTERRUPTED', { operation: 'finish', path: 'test' }, 'interrupted by SIGINT');
+  controller.abort(reason);
+  await assert.rejects(queued, (error) => error === reason, 'the queued job fails with the reason');
+  await assert.rejects(pool.run('sleep', { ms: 1 }, null), (error) => error === reason, 'a new job is refused with the reason');
+  assert.equal(pool.runningJobs, 1, 'the running job was left to finish');
+  const closing = pool.close();
+  assert.equal(await running, 300, 'the running job completed');
+  await closing;
 });

@@ -5,6 +5,13 @@
  * takes no new jobs, waits for the queued and running ones, then ends the workers; it is
  * idempotent and `await using` calls it. Idle workers do not keep the process alive.
  *
+ * Abort (the `signal` option; SIGINT in the CLI): run() refuses new jobs with the signal's
+ * reason, and jobs still queued fail with it (no worker saw them); jobs already on a worker run
+ * to their end. A worker is never ended while it runs a job: Worker.terminate() (or a process
+ * exit) stops its isolate under native code (zstd calling back into JavaScript), which aborts
+ * the whole process (napi_throw, exit 134). Only a job still running `jobsAfterAbortWaitMsMax`
+ * after the abort, hung, is cut off by close().
+ *
  * Jobs go to an idle worker, else wait in a FIFO queue of at most `queuedJobsMax` jobs; run()
  * itself waits for room, so a producer cannot queue unbounded memory. A job's own error rejects
  * its run() with a JobError that keeps the worker's message and code. A worker that dies (exits,
@@ -34,6 +41,8 @@ export interface WorkerPoolOptions {
   recorder: TraceRecorder;
   /** Jobs that may wait for a worker before run() waits too (default workerCount * 4). */
   queuedJobsMax?: number;
+  /** Aborting it refuses new jobs and fails the queued ones; running jobs finish (see above). */
+  signal?: AbortSignal;
 }
 
 type WorkerState = 'starting' | 'idle' | 'busy' | 'exited' | 'failed';
@@ -67,6 +76,8 @@ interface Slot {
 const workerCountMax = 1024;
 const workerStartFailuresMax = 3;
 const queuedJobsPerWorkerDefault = 4;
+/** After an abort, close() waits this long for running jobs (a seal takes milliseconds) before ending their workers anyway. */
+export const jobsAfterAbortWaitMsMax = 15_000;
 
 export class WorkerPool implements AsyncDisposable {
   readonly name: string;
@@ -85,6 +96,8 @@ export class WorkerPool implements AsyncDisposable {
   #closing = false;
   #closed: Promise<void> | null = null;
   #onDrained: (() => void) | null = null;
+  readonly #signal: AbortSignal | null;
+  readonly #onAbort = (): void => this.#abort();
 
   private constructor(options: WorkerPoolOptions) {
     const queuedJobsMax = options.queuedJobsMax ?? options.workerCount * queuedJobsPerWorkerDefault;
@@ -96,6 +109,7 @@ export class WorkerPool implements AsyncDisposable {
     this.#workerUrl = options.workerUrl;
     this.#launchWorker = workerLauncher(options.workerUrl, options.name);
     this.#recorder = options.recorder;
+    this.#signal = options.signal ?? null;
     this.#slots = Array.from({ length: options.workerCount }, (_, index) => ({
       index,
       threadId: options.recorder.allocateThreadId(`worker ${index + 1} (${options.name})`),
@@ -128,6 +142,8 @@ export class WorkerPool implements AsyncDisposable {
       await pool.#terminateAll();
       throw error;
     }
+    pool.#signal?.addEventListener('abort', pool.#onAbort, { once: true });
+    if (pool.#signal?.aborted === true) pool.#abort();
     return pool;
   }
 
@@ -159,9 +175,14 @@ export class WorkerPool implements AsyncDisposable {
    */
   async run<Result>(kind: string, params: JobParams, payload: unknown, transfer: ArrayBuffer[] = []): Promise<Result> {
     if (this.#closing) throw holdfastError('HOLDFAST_HANDLE_CLOSED', { operation: `run job ${kind}`, path: this.name }, 'the pool is closed');
+    this.#signal?.throwIfAborted();
     if (this.#admissionWaiters.length > 0 || this.#queue.length + this.#admissionsGranted >= this.queuedJobsMax) {
       await new Promise<void>((resolve) => this.#admissionWaiters.push(resolve));
       this.#admissionsGranted--;
+      if (this.#signal?.aborted === true) {
+        this.#checkDrained();
+        this.#signal.throwIfAborted();
+      }
     }
     // A caller admitted while close() waits is still served: close() waits for it.
     if (!this.#slots.some(isAlive)) {
@@ -188,11 +209,36 @@ export class WorkerPool implements AsyncDisposable {
 
   async #drainThenTerminate(): Promise<void> {
     this.#closing = true;
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.#onDrained = resolve;
       this.#checkDrained();
+      if (this.#signal?.aborted === true) timer = setTimeout(() => this.#giveUpWaiting(resolve), jobsAfterAbortWaitMsMax);
     });
+    clearTimeout(timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     await this.#terminateAll();
+  }
+
+  /** Aborted: refuse what is not on a worker yet; the running jobs finish. */
+  #abort(): void {
+    const reason: unknown = this.#signal?.reason;
+    const error = reason instanceof Error ? reason : holdfastError('HOLDFAST_INTERRUPTED', { operation: 'run jobs of', path: this.name }, String(reason));
+    this.#recorder.instant('aborted', 'pool', { pool: this.name, queued: this.#queue.length, running: this.runningJobs });
+    for (const job of this.#queue.splice(0)) job.reject(error);
+    // Every run() waiting for room wakes and throws the reason.
+    for (const admit of this.#admissionWaiters.splice(0)) {
+      this.#admissionsGranted++;
+      admit();
+    }
+    this.#checkDrained();
+  }
+
+  /** Jobs hung past jobsAfterAbortWaitMsMax after an abort: their workers are ended anyway. */
+  #giveUpWaiting(resolve: () => void): void {
+    this.#recorder.instant('gave up waiting for jobs', 'pool', { pool: this.name, running: this.runningJobs, waitedMs: jobsAfterAbortWaitMsMax });
+    this.#onDrained = null;
+    resolve();
   }
 
   #checkDrained(): void {

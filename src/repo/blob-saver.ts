@@ -72,6 +72,11 @@ export class BlobSaver {
     await this.#packer.add(type, id, stored, rawBytes);
   }
 
+  /** Waits for every seal in flight, whatever its outcome: after a failure, nothing is left running. */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled(this.#inFlight);
+  }
+
   #throwFailure(): void {
     if (this.#failure !== null) throw this.#failure;
   }

@@ -60,6 +60,8 @@ export interface LockOptions {
   refreshEveryMs?: number;
   /** Told about stale locks removed and locks waited for. */
   onNote?: (message: string) => void;
+  /** Ends the wait for a conflicting lock early (rejects with its reason). */
+  signal?: AbortSignal;
 }
 
 export const lockStaleAfterMs = 30 * 60 * 1000;
@@ -126,12 +128,13 @@ export class RepositoryLock {
         return lock;
       }
       await removeQuietly(repository, name);
+      options.signal?.throwIfAborted();
       if (Date.now() >= deadline) {
         throw holdfastError('HOLDFAST_LOCKED', { operation: `lock repository (${options.mode}) for ${options.operation}`, path: repository.backend.location }, `it is locked by ${blocking.map(describeLock).join('; ')}`);
       }
       // Back off with jitter, so that two processes that keep racing stop meeting.
       const pauseMs = Math.min(5000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pauseMs, Math.max(0, deadline - Date.now()))));
+      await pause(Math.min(pauseMs, Math.max(0, deadline - Date.now())), options.signal);
       record.refreshed = new Date().toISOString();
     }
   }
@@ -214,14 +217,30 @@ export async function listLocks(repository: Repository, staleAfterMs = lockStale
  * false when `timeoutMs` passed first. Prune uses it to outlast every operation that began before
  * it rewrote the index.
  */
-export async function waitForLocks(repository: Repository, ids: ReadonlySet<string>, options: { timeoutMs: number; pollMs?: number; staleAfterMs?: number }): Promise<boolean> {
+export async function waitForLocks(repository: Repository, ids: ReadonlySet<string>, options: { timeoutMs: number; pollMs?: number; staleAfterMs?: number; signal?: AbortSignal }): Promise<boolean> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const live = (await listLocks(repository, options.staleAfterMs)).filter((lock) => ids.has(lock.record.id) && !lock.stale);
     if (live.length === 0) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 1000, Math.max(1, deadline - Date.now()))));
+    await pause(Math.min(options.pollMs ?? 1000, Math.max(1, deadline - Date.now())), options.signal);
   }
+}
+
+/** Waits `durationMs`; an abort of `signal` ends the wait early with its reason. */
+async function pause(durationMs: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, durationMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export function describeLock(lock: HeldLock): string {

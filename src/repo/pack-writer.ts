@@ -107,6 +107,11 @@ export class PackWriter {
     await this.#writeIndex();
   }
 
+  /** Waits for the pack writes in flight, whatever their outcome (a failed backup's last act). */
+  async settle(): Promise<void> {
+    await this.#writing.catch(() => undefined);
+  }
+
   async #startPack(): Promise<void> {
     if (this.#pending.length === 0) return;
     const blobs = this.#pending;

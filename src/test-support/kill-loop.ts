@@ -94,6 +94,12 @@ export interface KillLoopOptions {
   listSnapshotsAfterKill?: boolean;
   /** Replay: run only this iteration seed. */
   onlySeed?: number;
+  /**
+   * The signal each run gets (default SIGKILL). SIGINT asks for an orderly stop: a run it
+   * reaches must then end with 130 (as a shell reports it: exit code 130, or killed by SIGINT
+   * itself while Node was still starting) and leave no lock; any other outcome is a failure.
+   */
+  signal?: 'SIGKILL' | 'SIGINT';
   log?: (line: string) => void;
 }
 
@@ -113,6 +119,8 @@ export interface KillLoopResult {
   reuseMisses: string[];
   failures: string[];
   elapsedMs: number;
+  /** Runs the signal reached, by how they ended: "exit 130", "signal SIGINT", "exit 134"... */
+  endings: Record<string, number>;
 }
 
 /** Counts of data/, snapshots/ and keys/ as list() sees them (64-hex names; no .tmp- files). */
@@ -149,28 +157,32 @@ export async function hasVerb(verb: string): Promise<boolean> {
 }
 
 export interface KilledRun {
+  /** The signal reached the process before it had exited. */
   killed: boolean;
   exitCode: number | null;
+  /** The signal that ended the process, or null when it exited. */
+  endSignal: NodeJS.Signals | null;
   stderr: string;
   stdout: Buffer;
 }
 
-/** Starts the CLI and sends SIGKILL after `delayMs` unless it has exited by then. */
-function runAndKill(args: readonly string[], env: NodeJS.ProcessEnv, delayMs: number): Promise<KilledRun> {
+/** Starts the CLI and sends `signal` after `delayMs` unless it has exited by then. */
+function runAndKill(args: readonly string[], env: NodeJS.ProcessEnv, delayMs: number, signal: NodeJS.Signals): Promise<KilledRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: killedRunDurationMsMax });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    let sent = false;
+    const timer = setTimeout(() => (sent = child.exitCode === null && child.signalCode === null && child.kill(signal)), delayMs);
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code, endSignal) => {
       clearTimeout(timer);
-      resolve({ killed: signal === 'SIGKILL', exitCode: code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout) });
+      resolve({ killed: sent, exitCode: code, endSignal, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout) });
     });
   });
 }
@@ -188,7 +200,7 @@ export async function runUntil(args: readonly string[], env: NodeJS.ProcessEnv, 
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
   const closed = new Promise<KilledRun>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ killed: signal === 'SIGKILL', exitCode: code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout) }));
+    child.on('close', (code, signal) => resolve({ killed: signal === 'SIGKILL', exitCode: code, endSignal: signal, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout) }));
   });
   let running = true;
   const watching = closed.finally(() => (running = false));
@@ -280,12 +292,17 @@ async function checkRepository(context: KillContext, listSnapshots: boolean): Pr
   if (listed.join(',') !== files.join(',')) throw new Error(`snapshots --json lists ${listed.length} snapshots (${listed.map((id) => id.slice(0, 8)).join(', ')}) but snapshots/ holds ${files.length} (${files.map((id) => id.slice(0, 8)).join(', ')})`);
 }
 
-/** One kill: prepare, run, kill after `delayMs`, then the checks. Returns whether it landed mid-operation. */
-async function killOnce(operation: KillOperation, context: KillContext, delayMs: number, result: KillLoopResult, listSnapshots: boolean): Promise<boolean> {
+/** One kill: prepare, run, kill after `delayMs`, then the checks. Returns how the run ended when the signal reached it, else null. */
+async function killOnce(operation: KillOperation, context: KillContext, delayMs: number, result: KillLoopResult, listSnapshots: boolean, signal: NodeJS.Signals): Promise<string | null> {
   await operation.prepare?.(context);
   const before = await repositoryCounts(context.repository);
   const args = operation.argv(context);
-  const run = await runAndKill(args, operationEnvironment(operation, context), delayMs);
+  const run = await runAndKill(args, operationEnvironment(operation, context), delayMs, signal);
+  const ending = run.endSignal === null ? `exit ${run.exitCode}` : `signal ${run.endSignal}`;
+  if (run.killed) {
+    result.endings[ending] = (result.endings[ending] ?? 0) + 1;
+    if (signal === 'SIGINT') await expectOrderlyStop(context, args, run, ending);
+  }
   if (!run.killed) {
     const finished: HoldfastRun = { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
     if (finished.exitCode !== 0) throw new Error(`the run finished before its kill but failed: ${describeRun(args, finished)}`);
@@ -301,7 +318,20 @@ async function killOnce(operation: KillOperation, context: KillContext, delayMs:
     await operation.afterKill?.(context, before);
   }
   await checkRepository(context, listSnapshots);
-  return run.killed;
+  return run.killed ? ending : null;
+}
+
+/**
+ * After a SIGINT that reached the process: exit code 130 (or death by SIGINT itself, which a
+ * shell also reports as 130, while Node was still starting and had no handler yet), nothing
+ * that looks like a crash on stderr, and no lock left.
+ */
+async function expectOrderlyStop(context: KillContext, args: readonly string[], run: KilledRun, ending: string): Promise<void> {
+  const finished: HoldfastRun = { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
+  if (!(ending === 'exit 130' || ending === 'signal SIGINT')) throw new Error(`SIGINT ended the run with ${ending}, not exit code 130: ${describeRun(args, finished)}`);
+  if (/FATAL ERROR|napi_|\n\s+at /.test(run.stderr)) throw new Error(`SIGINT: the run printed a crash or a stack trace: ${describeRun(args, finished)}`);
+  const locks = (await readdir(join(context.repository, 'locks'))).filter((name) => !name.startsWith('.tmp-'));
+  if (locks.length > 0) throw new Error(`SIGINT: the run left ${locks.length} lock file(s) in locks/: ${describeRun(args, finished)}`);
 }
 
 /**
@@ -312,7 +342,7 @@ async function killOnce(operation: KillOperation, context: KillContext, delayMs:
 export async function runKillLoop(operation: KillOperation, options: KillLoopOptions): Promise<KillLoopResult> {
   const startedMs = Date.now();
   const log = options.log ?? (() => undefined);
-  const result: KillLoopResult = { operation: operation.name, skipped: null, runSeed: options.runSeed, measuredDurationMs: 0, kills: 0, killedMidOperation: 0, finishedBeforeKill: 0, killedWithNewPacks: 0, completions: 0, reuseHits: [], reuseMisses: [], failures: [], elapsedMs: 0 };
+  const result: KillLoopResult = { operation: operation.name, skipped: null, runSeed: options.runSeed, measuredDurationMs: 0, kills: 0, killedMidOperation: 0, finishedBeforeKill: 0, killedWithNewPacks: 0, completions: 0, reuseHits: [], reuseMisses: [], failures: [], elapsedMs: 0, endings: {} };
   if (!(await hasVerb(operation.verb))) {
     result.skipped = `"holdfast ${operation.verb}" does not exist in this checkout yet`;
     log(`!!! SKIPPED ${operation.name}: ${result.skipped}; its kill loop did not run !!!`);
@@ -343,10 +373,10 @@ export async function runKillLoop(operation: KillOperation, options: KillLoopOpt
       // The delay is the iteration's first draw, so a replay of the seed draws the same one.
       delayMs = Math.round(context.random.nextFloat() * killWindowFactor * result.measuredDurationMs);
       const packsBefore = result.killedWithNewPacks;
-      const killed = await killOnce(operation, context, delayMs, result, options.listSnapshotsAfterKill ?? true);
+      const ending = await killOnce(operation, context, delayMs, result, options.listSnapshotsAfterKill ?? true, options.signal ?? 'SIGKILL');
       result.kills++;
       const leftPacks = result.killedWithNewPacks > packsBefore ? ', left new packs' : '';
-      log(`${operation.name} #${iteration} seed ${seed}: ${killed ? 'killed' : 'finished before the kill'} at ${delayMs} ms${leftPacks}; check passed`);
+      log(`${operation.name} #${iteration} seed ${seed}: ${ending !== null ? `${options.signal ?? 'SIGKILL'} reached it (${ending})` : 'finished before the signal'} at ${delayMs} ms${leftPacks}; check passed`);
       const last = iteration === seeds.length - 1;
       if (last || (iteration + 1) % options.completeEvery === 0) {
         where = `the completion after iteration ${iteration}`;

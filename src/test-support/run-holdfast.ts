@@ -3,6 +3,7 @@
  * ./bin/holdfast: a separate process, its exit code, its stdout and stderr as bytes and text.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const cliPath = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -12,6 +13,7 @@ const tsxLoader = import.meta.resolve('tsx');
 const runDurationMsMax = 240_000;
 
 export interface HoldfastRun {
+  /** The exit code; 128 + the signal's number when a signal ended the process. */
   exitCode: number;
   stdout: Buffer;
   stderr: string;
@@ -56,7 +58,8 @@ export function startHoldfast(args: readonly string[], options: HoldfastRunOptio
     child.on('error', reject);
     child.on('close', (code, signal) => {
       resolve({
-        exitCode: code ?? (signal === null ? -1 : 128),
+        // Killed by a signal: 128 + its number, as a shell reports it (SIGINT 130, SIGABRT 134).
+        exitCode: code ?? (signal === null ? -1 : 128 + (constants.signals[signal] ?? 0)),
         stdout: Buffer.concat(stdout),
         stderr: Buffer.concat(stderr).toString('utf8'),
       });

@@ -48,8 +48,10 @@ export interface Backend {
    */
   load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer>;
   /**
-   * The files of a kind, in no particular order; temporary files are never listed, nor a file
-   * removed while the listing ran.
+   * The files of a kind, in no particular order; temporary files are never listed. A file
+   * removed while the listing runs may be listed or not, and never fails it: another process
+   * (a lock released, a prune deleting packs, a forget) may remove files at any time, so a
+   * caller that then loads a listed file must take ENOENT as "gone", not as damage.
    */
   list(kind: FileKind): Promise<StoredFile[]>;
   /**

@@ -91,13 +91,26 @@ export class LocalBackend implements Backend {
     const found: StoredFile[] = [];
     for (const directory of directories) {
       const names = (await this.#names(directory)).filter((name) => namePattern.test(name));
-      const stats = await Promise.all(names.map((name) => this.#sizeOrVanished(`${directory}/${name}`)));
+      const stats = await Promise.all(names.map((name) => this.#sizeOrGone(`${directory}/${name}`)));
       names.forEach((name, index) => {
         const sizeBytes = stats[index];
         if (sizeBytes !== undefined && sizeBytes !== null) found.push({ name, sizeBytes });
       });
     }
     return found;
+  }
+
+  /**
+   * A listed file's size, or null when it was removed between the directory read and the lstat
+   * (a lock released, a pack deleted by prune, a snapshot forgotten): it is no longer there.
+   */
+  async #sizeOrGone(path: string): Promise<number | null> {
+    try {
+      return (await this.#io.lstat(path)).sizeBytes;
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) return null;
+      throw error;
+    }
   }
 
   async topLevelNames(): Promise<string[]> {
@@ -119,16 +132,6 @@ export class LocalBackend implements Backend {
     if (kind === 'config') return `${this.location}/config`;
     if (!namePattern.test(name)) throw holdfastError('HOLDFAST_USAGE', { operation: 'name a file in', path: this.location }, `"${name}" is not a 64-character hex name`);
     return kind === 'data' ? `${this.location}/data/${name.slice(0, 2)}/${name}` : `${this.location}/${kind}/${name}`;
-  }
-
-  /** A file's size, or null when it was removed since the directory was read (a lock let go). */
-  async #sizeOrVanished(path: string): Promise<number | null> {
-    try {
-      return (await this.#io.lstat(path)).sizeBytes;
-    } catch (error) {
-      if (isErrorCode(error, 'ENOENT')) return null;
-      throw error;
-    }
   }
 
   async #names(directory: string): Promise<string[]> {
