@@ -17,7 +17,7 @@ import { compareTrees } from '../src/test-support/compare-trees.js';
 import { buildHardCaseTree } from '../src/test-support/hard-case-tree.js';
 import { mountLoopFilesystem } from '../src/test-support/loop-filesystem.js';
 import { requireRoot, requireTools } from '../src/test-support/requirements.js';
-import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
+import { type HoldfastRun, jsonLines, runHoldfast, summaryOf } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 
@@ -33,20 +33,6 @@ async function holdfastOk(args: string[], env: NodeJS.ProcessEnv): Promise<Holdf
   const run = await runHoldfast(args, { env });
   assert.equal(run.exitCode, 0, `holdfast ${args.join(' ')} exited ${run.exitCode}: ${run.stderr}`);
   return run;
-}
-
-function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
-  return run.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function summaryOf(run: HoldfastRun): Record<string, unknown> {
-  const summary = jsonLines(run).find((line) => line['type'] === 'summary');
-  assert.ok(summary !== undefined, `no summary line in ${run.stdout.toString('utf8')}`);
-  return summary;
 }
 
 async function assertSameTree(source: string, target: string, what: string): Promise<void> {

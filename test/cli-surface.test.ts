@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { requireRoot } from '../src/test-support/requirements.js';
-import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
+import { type HoldfastRun, jsonLines, runHoldfast, summaryOf } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 
@@ -49,20 +49,6 @@ async function scene(directory: string): Promise<Scene> {
   };
   await ok(['init']);
   return { directory, repository, source, run, ok };
-}
-
-function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
-  return run.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function summaryOf(run: HoldfastRun): Record<string, unknown> {
-  const summary = jsonLines(run).find((line) => line['type'] === 'summary');
-  assert.ok(summary !== undefined, `no summary line in ${run.stdout.toString('utf8')}`);
-  return summary;
 }
 
 async function snapshotIds(scene: Scene, filter: string[] = []): Promise<string[]> {

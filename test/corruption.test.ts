@@ -29,7 +29,7 @@ import { after, before, test } from 'node:test';
 import { TraceRecorder, withRepository } from '../src/api/internal.js';
 import { decodeIndex, encodeIndex } from '../src/format/repo/index-codec.js';
 import { compareTrees } from '../src/test-support/compare-trees.js';
-import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
+import { type HoldfastRun, jsonLines, runHoldfast, summaryOf } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 
@@ -67,20 +67,6 @@ const contents = {
 function environment(repository: string, directory: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('HOLDFAST_') && !name.startsWith('XDG_')));
   return { ...clean, HOLDFAST_REPOSITORY: repository, HOLDFAST_PASSWORD: password, XDG_CACHE_HOME: join(directory, 'cache'), ...extra };
-}
-
-function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
-  return run.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function summaryOf(run: HoldfastRun): Record<string, unknown> {
-  const summary = jsonLines(run).find((line) => line['type'] === 'summary');
-  assert.ok(summary !== undefined, `no summary line in ${run.stdout.toString('utf8')} / ${run.stderr}`);
-  return summary;
 }
 
 function namesIn(directory: string): string[] {

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runHoldfast, type HoldfastRun } from '../src/test-support/run-holdfast.js';
+import { type HoldfastRun, jsonLines, runHoldfast } from '../src/test-support/run-holdfast.js';
 import { runToolOrFail } from '../src/test-support/system-tools.js';
 import { temporaryDirectory } from '../src/test-support/temporary-directory.js';
 
@@ -49,14 +49,6 @@ let copies = 0;
 function environment(repository: string): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('HOLDFAST_') && !name.startsWith('XDG_')));
   return { ...clean, HOLDFAST_REPOSITORY: repository, HOLDFAST_PASSWORD: password, XDG_CACHE_HOME: join(fixture.directory, 'cache') };
-}
-
-function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
-  return run.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 function describe(run: HoldfastRun, args: readonly string[]): string {

@@ -24,7 +24,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '../base/prng.js';
 import { compareTrees } from './compare-trees.js';
-import { runHoldfast, type HoldfastRun } from './run-holdfast.js';
+import { jsonLines, runHoldfast, type HoldfastRun } from './run-holdfast.js';
 
 const cliPath = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
@@ -136,13 +136,7 @@ export async function snapshotFiles(repository: string): Promise<string[]> {
   return (await readdir(join(repository, 'snapshots'))).filter((name) => /^[0-9a-f]{64}$/.test(name)).sort();
 }
 
-export function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
-  return run.stdout
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+export { jsonLines } from './run-holdfast.js';
 
 /** The environment of every run: nothing of the caller's HOLDFAST_ or XDG_ settings. */
 export function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {

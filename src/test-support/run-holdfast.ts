@@ -2,6 +2,7 @@
  * Runs the holdfast CLI from the TypeScript sources (no build needed), as a user would run
  * ./bin/holdfast: a separate process, its exit code, its stdout and stderr as bytes and text.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -68,4 +69,20 @@ export function startHoldfast(args: readonly string[], options: HoldfastRunOptio
     child.stdin!.end(options.stdin ?? Buffer.alloc(0));
   });
   return { child, done };
+}
+
+/** The JSON lines a --json run printed on stdout. */
+export function jsonLines(run: HoldfastRun): Record<string, unknown>[] {
+  return run.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The summary line of a --json run; fails the test when there is none. */
+export function summaryOf(run: HoldfastRun): Record<string, unknown> {
+  const summary = jsonLines(run).find((line) => line['type'] === 'summary');
+  assert.ok(summary !== undefined, `no summary line in ${run.stdout.toString('utf8')} / ${run.stderr}`);
+  return summary;
 }
