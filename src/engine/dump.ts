@@ -46,37 +46,34 @@ export interface DumpSummary {
  */
 export async function dumpSnapshot(io: Io, repository: Repository, snapshot: Snapshot, subPath: Buffer | null, output: Handle, options: DumpOptions): Promise<DumpSummary> {
   const entries = snapshotEntries(repository, snapshot)[Symbol.asyncIterator]();
-  let first = await entries.next();
-  while (first.done !== true && !isAtOrBelow(first.value.header.path, subPath)) first = await entries.next();
-  const context = { operation: 'dump', path: subPath === null ? '/' : displayPath(subPath) };
-  const isFile = first.done !== true && subPath !== null && first.value.header.type === 'file' && first.value.header.path.equals(subPath);
-  if (first.done === true || (!isFile && !options.tarAllowed)) {
-    await entries.return?.(undefined);
-    await output.close();
-    if (first.done === true) throw holdfastError('HOLDFAST_MISSING', context, 'the snapshot has no entry of that name');
-    throw holdfastError('HOLDFAST_USAGE', context, 'refusing to write a tar to a terminal; use -o FILE or a pipe');
-  }
-  const writer = new BufferedWriter(io, output, await options.pool.acquire());
-  const summary: DumpSummary = { format: 'tar', entries: 0, outputBytes: 0 };
+  let writer: BufferedWriter | null = null;
   try {
+    let first = await entries.next();
+    while (first.done !== true && !isAtOrBelow(first.value.header.path, subPath)) first = await entries.next();
+    const context = { operation: 'dump', path: subPath === null ? '/' : displayPath(subPath) };
+    if (first.done === true) throw holdfastError('HOLDFAST_MISSING', context, 'the snapshot has no entry of that name');
+    const isFile = subPath !== null && first.value.header.type === 'file' && first.value.header.path.equals(subPath);
+    if (!isFile && !options.tarAllowed) throw holdfastError('HOLDFAST_USAGE', context, 'refusing to write a tar to a terminal; use -o FILE or a pipe');
+    writer = new BufferedWriter(io, output, await options.pool.acquire());
     if (isFile) {
-      summary.format = 'file';
-      summary.entries = 1;
       await entries.return?.(undefined);
-      summary.outputBytes = await writeFileBytes(repository, first.value, writer);
-    } else {
-      const cut = subPath === null ? 0 : subPath.lastIndexOf(0x2f) + 1;
-      const selected = selectedEntries(repository, first.value, entries, subPath, cut, summary);
-      const onSkip = (header: { path: Buffer }, reason: string): void => options.onSkip(displayPath(header.path), reason);
-      for await (const piece of encodeTar(selected, { onSkip })) {
-        await writer.write(piece);
-        summary.outputBytes += piece.length;
-      }
+      return { format: 'file', entries: 1, outputBytes: await writeFileBytes(repository, first.value, writer) };
     }
+    const summary: DumpSummary = { format: 'tar', entries: 0, outputBytes: 0 };
+    const cut = subPath === null ? 0 : subPath.lastIndexOf(0x2f) + 1;
+    const selected = selectedEntries(repository, first.value, entries, subPath, cut, summary);
+    const onSkip = (header: { path: Buffer }, reason: string): void => options.onSkip(displayPath(header.path), reason);
+    for await (const piece of encodeTar(selected, { onSkip })) {
+      await writer.write(piece);
+      summary.outputBytes += piece.length;
+    }
+    return summary;
   } finally {
-    await writer.close();
+    // Whatever happened, the tree reads in flight settle and the output is closed once.
+    await entries.return?.(undefined);
+    if (writer !== null) await writer.close();
+    else await output.close();
   }
-  return summary;
 }
 
 /** The entries at and below subPath, renamed by cutting `cut` leading bytes, as tar's source. */
