@@ -13,6 +13,22 @@ export type FileKind = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'loc
 
 export const fileKinds: readonly FileKind[] = ['keys', 'data', 'index', 'snapshots', 'locks'];
 
+/**
+ * The largest whole file of each kind a backend loads (rule D2): a file planted in a repository
+ * (a 10 GB "snapshot") is refused with HOLDFAST_LIMIT_EXCEEDED before it is read, never read into
+ * memory. Far above what holdfast writes: a config or key is under 1 KiB, a lock under 1 KiB, a
+ * snapshot a few KiB (its paths and tags), an index file 64 packs of blobs (a few MiB), a pack
+ * about 16 MiB. A range of a file is bounded by the range asked for instead.
+ */
+export const wholeFileBytesMax: Readonly<Record<FileKind, number>> = {
+  config: 64 * 1024,
+  keys: 64 * 1024,
+  locks: 64 * 1024,
+  snapshots: 64 * 1024 * 1024,
+  index: 1024 * 1024 * 1024,
+  data: 1024 * 1024 * 1024,
+};
+
 export interface StoredFile {
   name: string;
   sizeBytes: number;
@@ -43,7 +59,8 @@ export interface Backend {
    */
   save(kind: FileKind, name: string, bytes: Uint8Array, options?: SaveOptions): Promise<void>;
   /**
-   * The whole file, or a range of it; a file shorter than the range is HOLDFAST_FORMAT_TRUNCATED.
+   * The whole file, or a range of it; a file shorter than the range is HOLDFAST_FORMAT_TRUNCATED,
+   * a whole file over wholeFileBytesMax of its kind HOLDFAST_LIMIT_EXCEEDED (nothing read).
    * The Buffer is the caller's and spans exactly its own ArrayBuffer (it can be transferred).
    */
   load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer>;

@@ -17,7 +17,7 @@ import type { BufferPool } from '../../io/buffer-pool.js';
 import type { Handle } from '../../io/handle.js';
 import type { Io } from '../../io/io.js';
 import { readOnce, writeAll } from '../../io/transfer.js';
-import { fileKinds, type Backend, type ByteRange, type FileKind, type SaveOptions, type StoredFile } from './backend.js';
+import { fileKinds, wholeFileBytesMax, type Backend, type ByteRange, type FileKind, type SaveOptions, type StoredFile } from './backend.js';
 
 const namePattern = /^[0-9a-f]{64}$/;
 const temporaryPrefix = '.tmp-';
@@ -77,6 +77,9 @@ export class LocalBackend implements Backend {
       const sizeBytes = (await this.#io.stat(handle)).sizeBytes;
       const offsetBytes = range?.offsetBytes ?? 0;
       const lengthBytes = range?.lengthBytes ?? sizeBytes;
+      if (range === undefined && sizeBytes > wholeFileBytesMax[kind]) {
+        throw holdfastError('HOLDFAST_LIMIT_EXCEEDED', { operation: 'load', path }, `the file has ${sizeBytes} bytes, over the limit of ${wholeFileBytesMax[kind]} for ${kind === 'config' ? 'a config' : `a file in ${kind}/`}: holdfast writes none that large, so it was put there by something else and is not read`);
+      }
       if (offsetBytes + lengthBytes > sizeBytes) {
         throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path }, `the file has ${sizeBytes} bytes; bytes ${offsetBytes}..${offsetBytes + lengthBytes} were wanted`);
       }
