@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Prng } from '../src/base/prng.js';
 import { requestServerStats, type ServerAddress } from '../src/blockdev/snapshot-request.js';
-import type { ServerStats } from '../src/blockdev/nbd-server.js';
+import { connectionsMaxDefault, type ServerStats } from '../src/blockdev/nbd-server.js';
 import { command, limits, nbdError, option, reply } from '../src/format/nbd/protocol.js';
 import { encodeRequest } from '../src/format/nbd/transmission-codec.js';
 import { mountLoopFilesystem } from '../src/test-support/loop-filesystem.js';
@@ -275,19 +275,19 @@ test('clients that send 32 MiB READs and never read the replies hold bounded mem
   await server.stop();
 });
 
-test('a connection beyond the 64 the server takes is closed at once; the others go on and a later one is served', async () => {
+test(`a connection beyond the ${connectionsMaxDefault} the server takes is closed at once; the others go on and a later one is served`, async () => {
   await withServedImage(async (server, content) => {
     const clients: RawNbdClient[] = [];
     try {
-      for (let index = 0; index < 64; index++) clients.push(await RawNbdClient.connect(server.socketPath));
-      await assert.rejects(RawNbdClient.connect(server.socketPath), 'the 65th connection got a greeting');
+      for (let index = 0; index < connectionsMaxDefault; index++) clients.push(await RawNbdClient.connect(server.socketPath));
+      await assert.rejects(RawNbdClient.connect(server.socketPath), 'the connection over the limit got a greeting');
       await server.waitFor((line) => line.event?.['type'] === 'connection-refused');
       const first = clients.shift()!;
       await first.go();
       assert.deepEqual(await readBack(first, 0, 4096), content.subarray(0, 4096));
       await first.close();
       const stats = await serverStats({ socketPath: server.socketPath });
-      assert.equal(stats.connectionsPeak, 64);
+      assert.equal(stats.connectionsPeak, connectionsMaxDefault);
       assert.ok(stats.connectionsRefused >= 1);
     } finally {
       await Promise.all(clients.map((client) => client.close()));

@@ -36,8 +36,13 @@ import { Volume } from './volume.js';
 export const granularityBytesDefault = 64 * 1024;
 /** How long a stopping server waits for a client to hang up after the end of the stream. */
 export const disconnectGraceMs = 5000;
-/** Connections served at once; more are closed as they arrive. */
-export const connectionsMaxDefault = 64;
+/**
+ * Connections served at once; more are closed as they arrive. With the queued-bytes budget this
+ * bounds the total held for clients: 256 MiB, plus one 32 MiB request per connection that holds
+ * nothing (always served), so 768 MiB at the most. nbdcopy uses 4 connections, qemu one per
+ * device; qemu-nbd serves one client unless told otherwise.
+ */
+export const connectionsMaxDefault = 16;
 /** The unix socket's permission bits unless told otherwise: its owner only. */
 export const socketModeDefault = 0o600;
 

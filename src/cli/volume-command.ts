@@ -25,7 +25,7 @@ proven complete starts a new generation, and says so. Default: --socket IMAGE.so
 --export "" (the default export), --bitmap holdfast, --snapshot-space = the volume's size.
 The socket is created with --socket-mode (octal, default 0600: its owner only) whatever the
 umask; a path that exists and is not a socket is refused, and a directory other users may write
-(as /tmp) gets a warning. Limits against clients that never read their replies: 64 connections
+(as /tmp) gets a warning. Limits against clients that never read their replies: 16 connections
 (more are closed at once), 64 MiB held per connection (write payloads and replies not yet
 read: the server stops reading its requests) and 256 MiB in total (beyond that, a connection
 holding nothing still gets one request served, so a client that reads its replies goes on).

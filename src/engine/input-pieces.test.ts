@@ -1,16 +1,18 @@
 /**
- * zstdPieces() against hostile zstd streams (issue 16 item 11): a stream of RLE blocks, 4 bytes
- * of input for each 128 KiB of output, must come out a block at a time (the bytes held while it
- * is read stay small, measured as the process's live ArrayBuffer memory after collections); a frame header that asks for
- * a 1 GiB window is refused before any decompression; and a stream made by the zstd command line
- * tool (with a checksum and several frames) still decompresses to its bytes.
+ * Decompression bombs in imported streams (issue 16 item 11). zstd: a stream of RLE blocks, 4
+ * bytes of input for each 128 KiB of output, must come out a block at a time (the bytes held
+ * while it is read stay small, measured as live ArrayBuffer memory after collections); a frame
+ * header that asks for a 1 GiB window is refused before any decompression; a stream made by the
+ * zstd tool (a checksum, several frames) still decompresses to its bytes. gzip: 512 MiB of zeros
+ * in about 0.5 MiB goes through node:zlib with back-pressure, inflated only as it is read.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isErrorCode } from '../errors/holdfast-error.js';
-import { zstdPieces } from './input-pieces.js';
+import { gzipSync } from 'node:zlib';
+import { gunzipPieces, zstdPieces } from './input-pieces.js';
 
 const blockBytes = 128 * 1024;
 
@@ -86,4 +88,29 @@ test('zstdPieces() decompresses what the zstd tool writes: several frames, check
     for await (const piece of zstdPieces(pieces, 'tool.zst')) out.push(Buffer.from(piece));
     assert.ok(Buffer.concat(out).equals(plain), `pieces of ${pieceBytes} bytes`);
   }
+});
+
+test('gunzipPieces() inflates a gzip bomb only as it is read: 512 MiB of zeros in about 0.5 MiB holds little at a time', async () => {
+  const bomb = gzipSync(Buffer.alloc(512 * 1024 * 1024), { level: 9 });
+  const collect = (globalThis as { gc?: () => void }).gc!;
+  // The 512 MiB the bomb was made from is garbage now; let it go before measuring.
+  for (let round = 0; round < 3; round++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+  }
+  assert.ok(process.memoryUsage().arrayBuffers < 64 * 1024 * 1024, 'the measure starts from little');
+  let total = 0;
+  let pieces = 0;
+  let peakArrayBuffersBytes = 0;
+  for await (const piece of gunzipPieces([bomb])) {
+    total += piece.length;
+    if (pieces++ % 1024 === 0) {
+      collect();
+      peakArrayBuffersBytes = Math.max(peakArrayBuffersBytes, process.memoryUsage().arrayBuffers);
+    }
+    // A reader that stops early (a bad tar header) leaves nothing running.
+    if (total >= 256 * 1024 * 1024) break;
+  }
+  assert.ok(total >= 256 * 1024 * 1024, `${bomb.length} bytes of input gave ${total} bytes`);
+  assert.ok(peakArrayBuffersBytes < 64 * 1024 * 1024, `the output is not held at once: ${Math.round(peakArrayBuffersBytes / 1048576)} MiB of live ArrayBuffers at the peak (the bomb itself is ${Math.round(bomb.length / 1024)} KiB)`);
 });

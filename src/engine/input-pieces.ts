@@ -52,11 +52,11 @@ export async function* remainingPieces(input: ByteInput, pieceBytesMax: number):
 }
 
 /** Copies, since node:stream may hold a piece after the next pull, when its lease is reused. */
-async function* copied(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+async function* copied(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   for await (const piece of source) yield Buffer.from(piece);
 }
 
-export async function* gunzipPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* gunzipPieces(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   const gunzip = createGunzip();
   pipeline(Readable.from(copied(source)), gunzip, () => {});
   for await (const chunk of gunzip) yield chunk as Buffer;
