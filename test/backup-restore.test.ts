@@ -78,7 +78,7 @@ test('backup and restore keep the hard-case tree exactly, first and incremental;
 
   await t.test('the first snapshot restores with zero differences', async () => {
     await holdfastOk(['restore', 'latest', '--repo', repository, '--target', join(work, 'restore-1'), '--verify'], env);
-    await assertSameTree(tree, join(work, 'restore-1', 'tree'), 'first restore');
+    await assertSameTree(tree, join(work, 'restore-1', tree), 'first restore');
   });
 
   await t.test('after changing some files, the incremental backup reads only them and restores exactly', async () => {
@@ -93,10 +93,10 @@ test('backup and restore keep the hard-case tree exactly, first and incremental;
     assert.equal(second['filesUnchanged'], Number(second['files']) - changed.length, `only the ${changed.length} changed files are read again`);
     assert.ok(Number(second['rawBytesAdded']) < 1024 * 1024, `little new data is stored (${second['rawBytesAdded']} bytes)`);
     await holdfastOk(['restore', 'latest', '--repo', repository, '--target', join(work, 'restore-2'), '--verify'], env);
-    await assertSameTree(tree, join(work, 'restore-2', 'tree'), 'incremental restore');
+    await assertSameTree(tree, join(work, 'restore-2', tree), 'incremental restore');
     const older = await holdfastOk(['restore', firstId.slice(0, 8), '--repo', repository, '--target', join(work, 'restore-old')], env);
     assert.equal(older.exitCode, 0);
-    assert.notEqual(await readFile(join(work, 'restore-old', 'tree', 'files', 'text.txt'), 'utf8'), 'rewritten\n', 'the first snapshot keeps the old content');
+    assert.notEqual(await readFile(join(work, 'restore-old', tree, 'files', 'text.txt'), 'utf8'), 'rewritten\n', 'the first snapshot keeps the old content');
   });
 
   await t.test('check --read-data passes on the intact repository', async () => {
@@ -125,7 +125,7 @@ test('backup and restore keep the hard-case tree exactly, first and incremental;
       }
       for (const file of damagedFiles) {
         assert.ok((summary['damagedSnapshots'] as string[]).includes(file.snapshotId));
-        assert.ok(file.path.startsWith('tree'), `a damaged file is named by its path in the snapshot: ${file.path}`);
+        assert.ok(file.path.startsWith(`${tree}/`), `a damaged file is named by its absolute path: ${file.path}`);
       }
     }
     const clean = summaryOf(await holdfastOk(['check', '--repo', repository, '--read-data', '--json'], env));
@@ -166,7 +166,7 @@ test('a new user runs "holdfast backup DIR" with nothing configured: a default r
   const listed = jsonLines(await holdfastOk(['snapshots', '--json'], env));
   assert.equal(listed.length, 2);
   await holdfastOk(['restore', 'latest', '--target', join(home.path, 'back')], env);
-  assert.equal(await readFile(join(home.path, 'back', 'documents', 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
+  assert.equal(await readFile(join(home.path, 'back', source, 'notes', 'todo.txt'), 'utf8'), 'buy milk\n', 'a whole snapshot restores by absolute path');
   const elsewhere = await runHoldfast(['snapshots', '--repo', join(home.path, 'nothing-here')], { env: environment({ HOME: home.path, HOLDFAST_PASSWORD: 'x' }) });
   assert.equal(elsewhere.exitCode, 10, 'no repository exits 10');
   t.diagnostic(first.stderr.trim());

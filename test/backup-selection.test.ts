@@ -27,9 +27,11 @@ test('exclude options, --files-from and --stdin choose what a backup stores', as
     assert.equal(result.exitCode, 0, `holdfast ${args.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
     return result;
   };
+  /** The stored names below this test's directory (ls shows absolute paths), from there on. */
   const stored = async (): Promise<string[]> => {
     const listing = await ok(['ls', '--json', 'latest']);
-    return listing.stdout.toString('utf8').split('\n').filter((line) => line !== '').map((line) => String((JSON.parse(line) as { path: string }).path)).sort();
+    const paths = listing.stdout.toString('utf8').split('\n').filter((line) => line !== '').map((line) => String((JSON.parse(line) as { path: string }).path));
+    return paths.filter((path) => path.startsWith(`${directory.path}/`)).map((path) => path.slice(directory.path.length + 1)).sort();
   };
   const files: Record<string, string | Buffer> = {
     'keep.txt': 'kept\n',
@@ -79,12 +81,13 @@ test('exclude options, --files-from and --stdin choose what a backup stores', as
     const list = join(directory.path, 'list.txt');
     writeFileSync(list, `# what to keep\n${join(root, 'keep.txt')}\n\n${join(root, 'vm')}\n`);
     await ok(['backup', '--files-from', list]);
-    assert.deepEqual(await stored(), ['keep.txt', 'vm', 'vm/.nobackup', 'vm/disk.img']);
+    // The directory above the paths is kept too (as an entry of its own), not what else it holds.
+    assert.deepEqual(await stored(), ['tree', 'tree/keep.txt', 'tree/vm', 'tree/vm/.nobackup', 'tree/vm/disk.img']);
     const found = spawnSync('find', [join(root, 'secret'), join(root, 'Notes.TMP'), '-maxdepth', '0', '-print0']);
     const raw = join(directory.path, 'list.raw');
     writeFileSync(raw, found.stdout);
     await ok(['backup', '--files-from-raw', raw]);
-    assert.deepEqual(await stored(), ['Notes.TMP', 'secret', 'secret/key.pem']);
+    assert.deepEqual(await stored(), ['tree', 'tree/Notes.TMP', 'tree/secret', 'tree/secret/key.pem']);
   });
 
   await t.test('--stdin stores a stream as one file that dump gives back, and the next one has it as parent', async () => {

@@ -150,8 +150,9 @@ function damageOf(lost: ReadonlySet<Meaning>): Pick<Expected, 'damagedSnapshots'
   const { first, second } = fixture;
   const snapshots: string[] = [];
   const files: string[] = [];
-  const firstFiles: [Meaning, string][] = [['big.bin', 'tree/big.bin'], ['a.txt 1', 'tree/a.txt'], ['c.txt', 'tree/sub/c.txt']];
-  const secondFiles: [Meaning, string][] = [['big.bin', 'tree/big.bin'], ['c.txt', 'tree/sub/c.txt']];
+  // check names a file by its absolute path, as the snapshot keeps it.
+  const firstFiles: [Meaning, string][] = [['big.bin', `${fixture.root}/big.bin`], ['a.txt 1', `${fixture.root}/a.txt`], ['c.txt', `${fixture.root}/sub/c.txt`]];
+  const secondFiles: [Meaning, string][] = [['big.bin', `${fixture.root}/big.bin`], ['c.txt', `${fixture.root}/sub/c.txt`]];
   if (lost.has('tree 1')) snapshots.push(first);
   else if (firstFiles.some(([meaning]) => lost.has(meaning))) {
     snapshots.push(first);
@@ -370,11 +371,12 @@ test('restore of a damaged snapshot restores every intact file exactly and names
   const notRestored = jsonLines(run).filter((line) => line['type'] === 'not-restored');
   assert.deepEqual(
     notRestored.map((line) => line['path']),
-    ['tree/big.bin'],
+    // Named as restored below the target: the absolute path without its leading "/".
+    [`${root.slice(1)}/big.bin`],
   );
   assert.equal(notRestored[0]!['code'], 'HOLDFAST_INTEGRITY');
-  assert.equal(existsSync(join(target, 'tree', 'big.bin')), false, 'no half-written file is left');
-  for (const name of ['a.txt', 'sub/c.txt', 'sub/d.txt']) assert.deepEqual(readFileSync(join(target, 'tree', name)), readFileSync(join(root, name)), name);
+  assert.equal(existsSync(join(target, fixture.root, 'big.bin')), false, 'no half-written file is left');
+  for (const name of ['a.txt', 'sub/c.txt', 'sub/d.txt']) assert.deepEqual(readFileSync(join(target, fixture.root, name)), readFileSync(join(root, name)), name);
   assert.equal(summaryOf(run)['entriesNotRestored'], 1);
 
   const older = join(directory, 'restore-damaged-first');
@@ -385,11 +387,11 @@ test('restore of a damaged snapshot restores every intact file exactly and names
       .split('\n')
       .filter((line) => line.startsWith('not restored: '))
       .map((line) => line.split(': ').slice(0, 2).join(': ')),
-    ['not restored: tree/big.bin'],
+    [`not restored: ${root.slice(1)}/big.bin`],
   );
-  assert.equal(readFileSync(join(older, 'tree', 'a.txt'), 'utf8'), contents.aFirst);
-  assert.equal(readFileSync(join(older, 'tree', 'sub', 'c.txt'), 'utf8'), contents.c);
-  assert.equal(existsSync(join(older, 'tree', 'big.bin')), false);
+  assert.equal(readFileSync(join(older, fixture.root, 'a.txt'), 'utf8'), contents.aFirst);
+  assert.equal(readFileSync(join(older, fixture.root, 'sub', 'c.txt'), 'utf8'), contents.c);
+  assert.equal(existsSync(join(older, fixture.root, 'big.bin')), false);
 });
 
 test('restore of a snapshot whose tree cannot be read says so (exit 3)', async () => {
@@ -411,7 +413,7 @@ test('repair index rebuilds a lost index from the packs: check passes and restor
   assert.equal(summaryOf(await ok(['check', '--read-data', '--json'], copy))['problems'], 0);
   const target = join(fixture.directory, 'restore-reindexed');
   await ok(['restore', 'latest', '--target', target], copy);
-  assert.deepEqual(await compareTrees(fixture.root, join(target, 'tree')), []);
+  assert.deepEqual(await compareTrees(fixture.root, join(target, fixture.root)), []);
 });
 
 test('a repair index killed before it removed the old index files leaves a repository check accepts', async () => {
@@ -424,7 +426,7 @@ test('a repair index killed before it removed the old index files leaves a repos
   assert.equal(summaryOf(await ok(['check', '--read-data', '--json'], copy))['problems'], 0);
   const target = join(fixture.directory, 'restore-duplicates');
   await ok(['restore', 'latest', '--target', target], copy);
-  assert.deepEqual(await compareTrees(fixture.root, join(target, 'tree')), []);
+  assert.deepEqual(await compareTrees(fixture.root, join(target, fixture.root)), []);
 });
 
 test('repair index keeps the old index entries of a pack whose header is damaged', async () => {
@@ -437,7 +439,7 @@ test('repair index keeps the old index entries of a pack whose header is damaged
   assert.ok(jsonLines(run).some((line) => line['type'] === 'skipped' && line['path'] === packSubject()), 'the pack is named');
   const target = join(fixture.directory, 'restore-salvaged');
   await ok(['restore', 'latest', '--target', target], copy);
-  assert.deepEqual(await compareTrees(fixture.root, join(target, 'tree')), []);
+  assert.deepEqual(await compareTrees(fixture.root, join(target, fixture.root)), []);
 });
 
 test('after a lost pack, repair index and repair snapshots --forget: check passes, the repaired snapshot restores the intact files', async () => {
@@ -451,7 +453,7 @@ test('after a lost pack, repair index and repair snapshots --forget: check passe
   const leftOut = jsonLines(run)
     .filter((line) => line['type'] === 'left-out')
     .map((line) => `${String(line['snapshot'])}:${String(line['path'])}`);
-  assert.deepEqual(leftOut.sort(), [`${second}:tree/big.bin`, `${second}:tree/sub/c.txt`].sort());
+  assert.deepEqual(leftOut.sort(), [`${second}:${root}/big.bin`, `${second}:${root}/sub/c.txt`].sort());
   assert.equal(jsonLines(run).filter((line) => line['type'] === 'tree-unreadable' && line['snapshot'] === first).length, 1, "snapshot 1's tree was in the lost pack");
   const snapshots = jsonLines(await ok(['snapshots', '--json'], copy));
   assert.equal(snapshots.length, 1, 'snapshot 1 had nothing readable left and is forgotten; snapshot 2 is replaced');
@@ -460,7 +462,7 @@ test('after a lost pack, repair index and repair snapshots --forget: check passe
   assert.equal(summaryOf(await ok(['check', '--read-data', '--json'], copy))['problems'], 0);
   const target = join(fixture.directory, 'restore-repaired');
   await ok(['restore', 'latest', '--target', target], copy);
-  assert.deepEqual(readdirSync(join(target, 'tree')).sort(), ['a.txt', 'sub']);
-  assert.deepEqual(readdirSync(join(target, 'tree', 'sub')), ['d.txt']);
-  for (const name of ['a.txt', 'sub/d.txt']) assert.deepEqual(readFileSync(join(target, 'tree', name)), readFileSync(join(root, name)), name);
+  assert.deepEqual(readdirSync(join(target, fixture.root)).sort(), ['a.txt', 'sub']);
+  assert.deepEqual(readdirSync(join(target, fixture.root, 'sub')), ['d.txt']);
+  for (const name of ['a.txt', 'sub/d.txt']) assert.deepEqual(readFileSync(join(target, fixture.root, name)), readFileSync(join(root, name)), name);
 });

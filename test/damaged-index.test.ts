@@ -84,7 +84,7 @@ async function restoresThroughDamage(damage: (indexFile: string, repository: str
   const copy = await damagedCopy(damage);
   const target = join(directory, `restore-${copies}`);
   const restored = await ok(['restore', 'latest', '--target', target], copy);
-  assert.deepEqual(await compareTrees(root, join(target, 'tree')), [], 'every file restores exactly');
+  assert.deepEqual(await compareTrees(root, join(target, root)), [], 'every file restores exactly');
   assert.match(restored.stderr, new RegExp(`warning "[^"]*index/${firstIndex}"`), 'the damaged index file is named');
   assert.match(restored.stderr, /holdfast repair index/, 'the warning says what to run');
 
@@ -98,7 +98,7 @@ async function restoresThroughDamage(damage: (indexFile: string, repository: str
   const again = join(directory, `restore-repaired-${copies}`);
   const repaired = await ok(['restore', 'latest', '--target', again], copy);
   assert.doesNotMatch(repaired.stderr, /warning/, 'no warning after repair index');
-  assert.deepEqual(await compareTrees(root, join(again, 'tree')), []);
+  assert.deepEqual(await compareTrees(root, join(again, root)), []);
 }
 
 test('an index file cut in half: restore restores every file and warns; repair index mends it', async () => {
@@ -135,7 +135,7 @@ test('with a damaged index file, ls lists every file and a backup stores a snaps
     await ok(['backup', root], copy);
     const target = join(directory, 'restore-after-backup');
     await ok(['restore', 'latest', '--target', target], copy);
-    assert.deepEqual(await compareTrees(root, join(target, 'tree')), []);
+    assert.deepEqual(await compareTrees(root, join(target, root)), []);
   } finally {
     // The fixture tree is shared with the other cases.
     truncateSync(join(root, 'e.txt'), 0);

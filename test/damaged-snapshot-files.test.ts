@@ -96,7 +96,7 @@ const indexFiles = (repository: string): string[] => readdirSync(join(repository
 async function restoresExactly(repository: string, name: string, expected: Record<string, string>, what: string): Promise<HoldfastRun> {
   const target = join(fixture.directory, `restore-${copies++}`);
   const run = await holdfast(repository, ['restore', name, '--target', target], 0);
-  assert.deepEqual(filesIn(join(target, 'tree')), expected, `${what}: restore ${name} restored other files`);
+  assert.deepEqual(filesIn(join(target, fixture.root)), expected, `${what}: restore ${name} restored other files`);
   return run;
 }
 

@@ -88,7 +88,7 @@ test('a backup onto a full disk fails with ENOSPC and leaves a repository that c
   const target = join(directory.path, 'restored');
   await ok(['restore', 'latest', '--target', target]);
   contents.forEach((bytes, index) => {
-    assert.ok(readFileSync(join(target, 'source', `random-${index}.bin`)).equals(bytes), `random-${index}.bin was not restored byte for byte`);
+    assert.ok(readFileSync(join(target, source, `random-${index}.bin`)).equals(bytes), `random-${index}.bin was not restored byte for byte`);
   });
   const final = (await ok(['check', '--read-data', '--json'])).stdout.toString('utf8');
   assert.match(final, /"problems":0/, final);

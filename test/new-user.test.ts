@@ -67,7 +67,7 @@ test(`${concurrentRuns} first backups at once on a fresh machine share one defau
   assert.equal(listed.length, concurrentRuns, 'every backup left a snapshot that opens');
   await holdfastOk(['check'], env);
   await holdfastOk(['restore', 'latest', '--target', join(home.path, 'back')], env);
-  assert.equal(readFileSync(join(home.path, 'back', 'documents', 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
+  assert.equal(readFileSync(join(home.path, 'back', source, 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
   await holdfastOk(['backup', source], env);
 });
 
@@ -105,7 +105,7 @@ test('key files of other repositories with the same password (inits that lost a 
   assert.equal(keyFiles(repository).length, 5);
   assert.equal(jsonLines(await holdfastOk(['snapshots', '--repo', repository, '--json'], env)).length, 1);
   await holdfastOk(['restore', 'latest', '--repo', repository, '--target', join(directory.path, 'back')], env);
-  assert.equal(readFileSync(join(directory.path, 'back', 'documents', 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
+  assert.equal(readFileSync(join(directory.path, 'back', source, 'notes', 'todo.txt'), 'utf8'), 'buy milk\n');
   await holdfastOk(['check', '--repo', repository], env);
 });
 

@@ -134,6 +134,7 @@ async function checkSeeds(t: TestContext, scene: Scene, verb: string, args: (tar
   }
   t.diagnostic(`${verb}: ${escaped.length} of ${seedCount} runs wrote outside; ${swaps} swaps; ${refusedRuns} runs refused entries`);
   assert.deepEqual(escaped, [], `${verb} wrote outside its target in ${escaped.length} of ${seedCount} runs`);
+  assert.ok(swaps > 0, `${verb}: the swapper found target/src/a/b to swap (else this proves nothing)`);
 }
 
 test('restore and import write nothing outside the target while a directory in it is swapped for a symlink', async (t) => {
@@ -141,7 +142,7 @@ test('restore and import write nothing outside the target while a directory in i
   using directory = temporaryDirectory('holdfast-swap-');
   const scene = await makeScene(directory.path);
 
-  await t.test('restore, for every seed', (tt) => checkSeeds(tt, scene, 'restore', (target) => ['restore', 'latest', '--repo', scene.repository, '--target', target]));
+  await t.test('restore, for every seed', (tt) => checkSeeds(tt, scene, 'restore', (target) => ['restore', `latest:${scene.source}`, '--repo', scene.repository, '--target', target]));
   await t.test('import of a backup stream, for every seed', (tt) => checkSeeds(tt, scene, 'import-stream', (target) => ['import', scene.streamArchive, '--target', target]));
   await t.test('import of a tar, for every seed', (tt) => checkSeeds(tt, scene, 'import-tar', (target) => ['import', scene.tarArchive, '--target', target]));
 });

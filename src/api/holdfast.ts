@@ -13,7 +13,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { hostname as hostName, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { backup } from '../engine/backup.js';
-import { backupFilter } from '../engine/backup-filter.js';
+import { backupFilter, excludingDirectory } from '../engine/backup-filter.js';
 import { checkRepository, type CheckSummary } from '../engine/check.js';
 import { applyPolicy, emptyPolicy, groupSnapshots, type ForgetPolicy } from '../engine/forget-policy.js';
 import { pruneRepository, type PruneSummary } from '../engine/prune.js';
@@ -66,7 +66,10 @@ export interface HoldfastBackupResult {
 }
 
 export interface HoldfastRestoreOptions {
-  /** Restore only this path of the snapshot (as it was backed up, "/srv/data/sub"). */
+  /**
+   * Restore only this path of the snapshot (as it was backed up, "/srv/data/sub"), as
+   * `target/sub`. Without it the whole snapshot is restored by absolute path (`target/srv/data/sub`).
+   */
   path?: string;
   /** Restore owners (as root only; default: when running as root). */
   owners?: boolean;
@@ -104,7 +107,9 @@ export class Holdfast {
     const hostname = options.hostname ?? hostName();
     return this.#session({ lock: 'shared' }, async ({ io, pool, repository, lock }) => {
       const parent = options.force === true ? null : latestParent((await repository.listSnapshots()).records, hostname, absolute);
-      const exclude = backupFilter(io, { patterns: options.exclude ?? [], patternsCaseInsensitive: [], markers: [], sizeBytesMax: null, pool });
+      const patterns = backupFilter(io, { patterns: options.exclude ?? [], patternsCaseInsensitive: [], markers: [], sizeBytesMax: null, pool });
+      // The repository is never stored in itself (a backup of "/" or of a directory holding it).
+      const exclude = excludingDirectory(patterns, await io.lstat(this.#options.repository), () => undefined);
       const result = await backup(io, repository, absolute, {
         paths: absolute,
         tags: options.tags ?? [],
@@ -113,7 +118,7 @@ export class Holdfast {
         ownerNames: await OwnerNames.load(),
         pool,
         parent,
-        ...(exclude === undefined ? {} : { exclude }),
+        exclude,
         beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
         onProblem: (path, error) => this.#options.onProblem?.(path, error.message),
       });

@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { backup, backupFilter, latestParent, backupVolume, displayPath, isNbdUri, OwnerNames, streamEntry, type BackupExclude, type BackupProgress, type BufferPool, type Io, type SnapshotRecord, type SourceEntry, type VolumeBackupProgress } from '../api/internal.js';
+import { backup, backupFilter, excludingDirectory, latestParent, backupVolume, displayPath, isNbdUri, OwnerNames, streamEntry, type BackupExclude, type BackupProgress, type BufferPool, type Io, type SnapshotRecord, type SourceEntry, type VolumeBackupProgress } from '../api/internal.js';
 import { fromNodeError, HoldfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -23,7 +23,10 @@ export const backupUsage = `Usage: holdfast backup PATH... [--files-from FILE] [
        holdfast backup --stdin [--stdin-filename NAME] [--tag TAG]... [--host NAME]
        holdfast backup --volume URI|IMAGE [--tag TAG]... [--host NAME] [--force]
 
-Stores each PATH, with every part of every file, as a new snapshot. Files whose device, inode,
+Stores each PATH, with every part of every file, as a new snapshot that keeps absolute paths
+(the directories above each PATH too, as entries): "/a/conf" and "/b/conf" are both kept, and
+"/" backs up the whole system (--one-file-system keeps it off /proc and /sys). The repository,
+when it is below a PATH, is left out with a note. Files whose device, inode,
 size, mtime and ctime match the last snapshot of the same paths and host are not read again
 (--force reads everything). --tag a,b adds the tags a and b. Unreadable files are skipped and
 reported; the snapshot is still written and the exit code is 3. So is a PATH that does not
@@ -110,7 +113,8 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
       reportDamagedSnapshots(reporter, listing.damaged, 'warning');
       parent = latestParent(listing.records, hostname, paths);
     }
-    const exclude = plan.exclude?.(io, pool);
+    const own = await io.lstat(place.location);
+    const exclude = plan.exclude === null ? undefined : excludingDirectory(plan.exclude(io, pool), own, (path) => reporter.note('repository-left-out', { path: displayPath(path) }, `left out ${displayPath(path)}: it is the repository this backup writes to`));
     const result = await backup(io, repository, paths, {
       paths,
       tags: tagsToAdd(values.tag),

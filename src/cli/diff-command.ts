@@ -2,11 +2,12 @@
  * holdfast diff A B [repository options]
  *
  * Holds A's entries in a map by path (latin1: every byte a distinct character, so no two names
- * collide), then walks B once. Data added and removed counts chunks, as the repository stores
+ * collide), then walks B once. Names are compared as absolute paths, so a version 1 snapshot
+ * (names from each root's own name) compares with a version 2 one. Data added and removed counts chunks, as the repository stores
  * them: the raw bytes of the chunks B references and A does not, and the other way round.
  */
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { displayPath, snapshotEntries, type EntryHeader, type Repository, type Snapshot, type TreeEntry } from '../api/internal.js';
+import { absoluteEntryName, shownEntryPath, snapshotEntries, type EntryHeader, type Repository, type Snapshot, type TreeEntry } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { formatBytes, Reporter } from './reporter.js';
@@ -45,7 +46,8 @@ export async function diffCommand(argv: string[]): Promise<number> {
     const before = new Map<string, TreeEntry>();
     const chunksBefore = new Map<string, number>();
     for await (const entry of snapshotEntries(repository, first.snapshot)) {
-      before.set(entry.header.path.toString('latin1'), entry);
+      const path = absoluteEntryName(first.snapshot, entry.header.path);
+      before.set(path.toString('latin1'), { ...entry, header: { ...entry.header, path } });
       for (const chunk of entry.chunks) chunksBefore.set(chunk.id.toString('hex'), chunk.rawBytes);
     }
     const changes: { change: Change; path: Buffer }[] = [];
@@ -53,10 +55,11 @@ export async function diffCommand(argv: string[]): Promise<number> {
     for (const entry of before.values()) changes.push({ change: '-', path: entry.header.path });
     changes.sort((a, b) => Buffer.compare(a.path, b.path));
     const counts: Record<Change, number> = { '+': 0, '-': 0, M: 0, T: 0, U: 0 };
+    const shown = { version: Math.max(first.snapshot.version, second.snapshot.version) };
     for (const { change, path } of changes) {
       counts[change]++;
-      if (values.json) process.stdout.write(`${JSON.stringify({ type: 'change', change, path: displayPath(path) })}\n`);
-      else process.stdout.write(`${change} ${displayPath(path)}\n`);
+      if (values.json) process.stdout.write(`${JSON.stringify({ type: 'change', change, path: shownEntryPath(shown, path) })}\n`);
+      else process.stdout.write(`${change} ${shownEntryPath(shown, path)}\n`);
     }
     const bytesAdded = bytesMissingFrom(chunksAfter, chunksBefore);
     const bytesRemoved = bytesMissingFrom(chunksBefore, chunksAfter);
@@ -75,11 +78,12 @@ async function walkSecond(repository: Repository, snapshot: Snapshot, before: Ma
   const chunksAfter = new Map<string, number>();
   for await (const entry of snapshotEntries(repository, snapshot)) {
     for (const chunk of entry.chunks) chunksAfter.set(chunk.id.toString('hex'), chunk.rawBytes);
-    const key = entry.header.path.toString('latin1');
+    const path = absoluteEntryName(snapshot, entry.header.path);
+    const key = path.toString('latin1');
     const old = before.get(key);
     before.delete(key);
     const change = old === undefined ? '+' : compareEntries(old, entry);
-    if (change !== null) changes.push({ change, path: entry.header.path });
+    if (change !== null) changes.push({ change, path });
   }
   return chunksAfter;
 }

@@ -18,8 +18,8 @@ export const dumpUsage = `Usage: holdfast dump SNAPSHOT PATH [-o FILE] [--host H
 Writes PATH of the snapshot ("latest" or an id) to stdout (or FILE): a regular file as its bytes
 (holes as zeros), a directory as a pax tar of it and what is below it, named from its own name
 (GNU tar and bsdtar extract it with every part of every file). PATH is the absolute path it had
-when backed up ("/srv/data/sub") or the path as "ls" shows it ("data/sub"); "/" dumps the whole
-snapshot. A tar is not written to a terminal.
+when backed up ("/srv/data/sub"), as "ls" shows it; "/" dumps the whole snapshot (named by
+absolute path without the "/"). A tar is not written to a terminal.
   -o, --output FILE      write to FILE instead of stdout
 
 ${snapshotFilterUsage}

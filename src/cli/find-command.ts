@@ -5,7 +5,7 @@
  * "/" an entry's own name at any depth, with "/" its path.
  */
 import { parseArgs } from 'node:util';
-import { compileGlobs, displayPath, snapshotEntries, type SnapshotRecord } from '../api/internal.js';
+import { compileGlobs, shownEntryPath, snapshotEntries, type SnapshotRecord } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { entryJson, isoTimeNs } from './ls-command.js';
@@ -57,8 +57,9 @@ export async function findCommand(argv: string[]): Promise<number> {
         if (!matches(entry.header.path.toString('utf8'))) continue;
         found++;
         const header = entry.header;
-        if (values.json) process.stdout.write(`${JSON.stringify({ snapshot: record.id, shortId, ...entryJson(header) })}\n`);
-        else process.stdout.write(`${shortId}  ${displayPath(header.path)}  ${header.sizeBytes}  ${isoTimeNs(header.mtimeNs, false)}\n`);
+        const show = (name: Buffer): string => shownEntryPath(record.snapshot, name);
+        if (values.json) process.stdout.write(`${JSON.stringify({ snapshot: record.id, shortId, ...entryJson(header, show) })}\n`);
+        else process.stdout.write(`${shortId}  ${show(header.path)}  ${header.sizeBytes}  ${isoTimeNs(header.mtimeNs, false)}\n`);
       }
     }
     reporter.summary({ matches: found, snapshots: records.length }, `${found} match${found === 1 ? '' : 'es'} in ${records.length} snapshot${records.length === 1 ? '' : 's'}`);

@@ -5,7 +5,7 @@
  * memory; that is why --long pads to fixed widths instead of measuring every row first.
  */
 import { parseArgs } from 'node:util';
-import { displayPath, isAtOrBelow, snapshotEntries, type EntryHeader, type EntryType } from '../api/internal.js';
+import { displayPath, isAtOrBelow, shownEntryPath, snapshotEntries, type EntryHeader, type EntryType } from '../api/internal.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
@@ -17,7 +17,7 @@ import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, sn
 export const lsUsage = `Usage: holdfast ls SNAPSHOT[:PATH] [--long] [--host H] [--tag T] [--path P]
 
 Lists the entries of a snapshot ("latest" or an id), or of PATH in it and what is below it,
-one path per line in the order they were backed up. -l, --long shows mode, owner, group, size
+one absolute path per line in the order they were backed up (PATH is such a path). -l, --long shows mode, owner, group, size
 and modification time as "ls -l" does, "-> target" for symbolic links and "link to PATH" for
 hard links (type letter h, as tar -tv). With --json, one
 object per entry: path, type, mode, uid, gid, user, group, size, mtime (ISO, nanoseconds).
@@ -66,9 +66,10 @@ export async function lsCommand(argv: string[]): Promise<number> {
       if (!isAtOrBelow(entry.header.path, subPath)) continue;
       listed++;
       const header = entry.header;
-      if (values.json) process.stdout.write(`${JSON.stringify(entryJson(header))}\n`);
-      else if (values.long) process.stdout.write(`${longLine(header)}\n`);
-      else process.stdout.write(`${displayPath(header.path)}\n`);
+      const show = (name: Buffer): string => shownEntryPath(record.snapshot, name);
+      if (values.json) process.stdout.write(`${JSON.stringify(entryJson(header, show))}\n`);
+      else if (values.long) process.stdout.write(`${longLine(header, show)}\n`);
+      else process.stdout.write(`${show(header.path)}\n`);
     }
     if (subPath !== null && listed === 0) {
       throw holdfastError('HOLDFAST_MISSING', { operation: 'list', path: argument.path! }, `snapshot ${record.id.slice(0, 8)} has no such entry`);
@@ -77,10 +78,10 @@ export async function lsCommand(argv: string[]): Promise<number> {
   });
 }
 
-/** One entry as --json shows it (ls and find). */
-export function entryJson(header: EntryHeader): Record<string, unknown> {
+/** One entry as --json shows it (ls and find); `show` gives a name as shown (shownEntryPath). */
+export function entryJson(header: EntryHeader, show: (name: Buffer) => string): Record<string, unknown> {
   return {
-    path: displayPath(header.path),
+    path: show(header.path),
     type: header.type,
     mode: header.mode,
     uid: header.uid,
@@ -89,16 +90,16 @@ export function entryJson(header: EntryHeader): Record<string, unknown> {
     group: header.groupName,
     size: header.sizeBytes,
     mtime: isoTimeNs(header.mtimeNs),
-    linkTarget: header.linkTarget === null ? null : displayPath(header.linkTarget),
+    linkTarget: header.linkTarget === null ? null : header.type === 'hardlink' ? show(header.linkTarget) : displayPath(header.linkTarget),
   };
 }
 
-function longLine(header: EntryHeader): string {
+function longLine(header: EntryHeader, show: (name: Buffer) => string): string {
   const owner = (header.userName ?? String(header.uid)).padEnd(ownerWidth);
   const group = (header.groupName ?? String(header.gid)).padEnd(ownerWidth);
   const size = String(header.sizeBytes).padStart(sizeWidth);
-  const target = header.linkTarget === null ? '' : `${header.type === 'hardlink' ? ' link to ' : ' -> '}${displayPath(header.linkTarget)}`;
-  return `${modeString(header.type, header.mode)} ${owner} ${group} ${size} ${isoTimeNs(header.mtimeNs, false)} ${displayPath(header.path)}${target}`;
+  const target = header.linkTarget === null ? '' : header.type === 'hardlink' ? ` link to ${show(header.linkTarget)}` : ` -> ${displayPath(header.linkTarget)}`;
+  return `${modeString(header.type, header.mode)} ${owner} ${group} ${size} ${isoTimeNs(header.mtimeNs, false)} ${show(header.path)}${target}`;
 }
 
 /** "drwxr-xr-x", with s/S and t/T for setuid, setgid and sticky, as ls -l writes them. */

@@ -19,8 +19,9 @@ export const restoreUsage = `Usage: holdfast restore SNAPSHOT[:PATH] --target DI
                         [--verify] [--numeric-owner] [--no-same-owner] [--host H] [--tag T] [--path P]
        holdfast restore SNAPSHOT --volume-target IMAGE
 
-Restores a snapshot ("latest" or an id), or the entry PATH in it and what is below it, under
-DIR (created if missing), with every part of every file: data and holes, owners (as root),
+Restores a snapshot ("latest" or an id) under DIR (created if missing) by absolute path
+(/srv/www as DIR/srv/www), or PATH in it ("latest:/srv/www") and what is below it as DIR/www,
+with every part of every file: data and holes, owners (as root),
 modes, ACLs, xattrs, links, special files and nanosecond times. --verify reads every restored
 file back and checks it against the snapshot's chunk ids.
 

@@ -1,7 +1,7 @@
 /**
  * SNAPSHOT[:PATH] as every verb takes it: "latest" or a (short) id, then an optional path inside
- * the snapshot, either as stored ("data/sub", starting at a backed-up root's own name) or as
- * the absolute path it had when backed up ("/srv/data/sub").
+ * the snapshot: the absolute path it had when backed up ("/srv/data/sub"). In a snapshot of
+ * holdfast 0.1 (version 1) a name as it stored it ("data/sub", from a root's own name) works too.
  */
 export { entryPathIn } from '../api/internal.js';
 

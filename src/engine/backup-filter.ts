@@ -94,3 +94,18 @@ async function beginsWith(io: Io, path: Buffer, signature: Buffer, pool: BufferP
     await handle.close();
   }
 }
+
+/**
+ * `exclude`, and also the directory with `identity`: the repository itself, when a backup walks
+ * into it (`backup /`, or $HOME with the embedded default under ~/.local/share). Its packs would
+ * otherwise be stored in themselves, and every backup would grow it by its own size.
+ */
+export function excludingDirectory(exclude: BackupExclude | undefined, identity: { device: bigint; inode: bigint }, onLeftOut: (path: Buffer) => void): BackupExclude {
+  return async (name, stat, path) => {
+    if (stat.kind === 'directory' && stat.device === identity.device && stat.inode === identity.inode) {
+      onLeftOut(path);
+      return true;
+    }
+    return exclude === undefined ? false : exclude(name, stat, path);
+  };
+}

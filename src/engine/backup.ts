@@ -14,7 +14,7 @@
  */
 import { displayPath, type FilePath } from '../base/file-path.js';
 import type { EntryHeader } from '../format/entry.js';
-import type { Snapshot, SnapshotSummary } from '../format/repo/snapshot-codec.js';
+import { snapshotVersion, type Snapshot, type SnapshotSummary } from '../format/repo/snapshot-codec.js';
 import type { ChunkReference, TreeEntry } from '../format/repo/tree-codec.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import type { FileStat } from '../io/backend.js';
@@ -29,6 +29,7 @@ import { TreeWriter } from '../repo/tree-writer.js';
 import type { OwnerNames } from '../source/owner-names.js';
 import type { SourceEntry } from '../source/source-entry.js';
 import { walkTrees } from '../source/tree-walker.js';
+import { absoluteEntryName } from './snapshot-paths.js';
 
 export interface BackupProgress {
   entries: number;
@@ -113,6 +114,7 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
     ...(options.oneFileSystem === true ? { oneFileSystem: true } : {}),
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
     unchanged,
+    absoluteNames: true,
     onProblem: (path, error) => {
       problems++;
       options.onProblem(path, error);
@@ -159,7 +161,7 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
     durationMs: Date.now() - startedMs,
   };
   const snapshot: Snapshot = {
-    version: 1,
+    version: snapshotVersion,
     time: new Date(startedMs).toISOString(),
     hostname: options.hostname,
     username: options.username,
@@ -191,11 +193,14 @@ async function storeData(entry: SourceEntry, chunker: Chunker, saver: BlobSaver,
   return chunks;
 }
 
-/** The parent's regular files by entry name (latin1 of the bytes, so any name is a key). */
+/**
+ * The parent's regular files by absolute entry name (latin1 of the bytes, so any name is a key);
+ * a version 1 parent's names are made absolute, so its files are not read again.
+ */
 async function parentFiles(repository: Repository, parent: SnapshotRecord): Promise<Map<string, TreeEntry>> {
   const files = new Map<string, TreeEntry>();
   for await (const entry of snapshotEntries(repository, parent.snapshot)) {
-    if (entry.header.type === 'file') files.set(entry.header.path.toString('latin1'), entry);
+    if (entry.header.type === 'file') files.set(absoluteEntryName(parent.snapshot, entry.header.path).toString('latin1'), entry);
   }
   return files;
 }

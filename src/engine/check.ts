@@ -13,7 +13,6 @@
  * to the snapshots and files that need it, so the report says what would be lost.
  */
 import { randomInt } from 'node:crypto';
-import { displayPath } from '../base/file-path.js';
 import { isErrorCode } from '../errors/holdfast-error.js';
 import { chunkState, forEachIndexedPack, loadCheckIndex, markBlob, type CheckIndex } from './check-index.js';
 import { checkPackHeaders, type UnreadableHeader } from './check-pack-headers.js';
@@ -23,6 +22,7 @@ import { storageName } from '../repo/blob-id.js';
 import { readKeyFileSummary } from '../repo/key-file.js';
 import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
+import { shownEntryPath } from './snapshot-paths.js';
 
 export interface CheckProblem {
   /** What is damaged: "pack 3fa1...", "index 9c2e...", "snapshot 77aa...". */
@@ -225,8 +225,9 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
         const missing = entry.chunks.find((chunk) => (why = chunkState(index, chunk.id)) !== null);
         if (missing === undefined) continue;
         damaged.add(file.name);
-        if (summary.damagedFiles.length < damagedFilesListedMax) summary.damagedFiles.push({ snapshotId: file.name, path: displayPath(entry.header.path) });
-        report(subject, `file "${displayPath(entry.header.path)}": chunk ${missing.id.toString('hex').slice(0, 16)} is ${why ?? 'damaged'}`);
+        const shown = shownEntryPath(snapshot, entry.header.path);
+        if (summary.damagedFiles.length < damagedFilesListedMax) summary.damagedFiles.push({ snapshotId: file.name, path: shown });
+        report(subject, `file "${shown}": chunk ${missing.id.toString('hex').slice(0, 16)} is ${why ?? 'damaged'}`);
       }
     } catch (error) {
       damaged.add(file.name);

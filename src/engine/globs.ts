@@ -1,10 +1,11 @@
 /**
  * Include and exclude patterns, as restic users write them: a pattern without "/" matches an
- * entry's own name at any depth ("*.o", ".cache"); a pattern with "/" matches the entry's path,
- * either below the backed-up root ("build/*.o") or from the root's own name ("src/build").
- * A pattern that begins with "/" is absolute: where the entry's place on the file system is known
- * (backup), it matches that absolute path ("/home/ann/.cache"); elsewhere (restore, find, where
- * only the entry's name is) it is taken from the root's own name, as before.
+ * entry's own name at any depth ("*.o", ".cache"); a pattern with "/" matches the end of the
+ * entry's path, whole names from any depth on ("build/*.o" matches "src/build/x.o", not
+ * "src/mybuild/x.o"). A pattern that begins with "/" is absolute: where the entry's place on the
+ * file system is known (backup), it matches that absolute path ("/home/ann/.cache"); elsewhere
+ * (restore, find: the entry's name in the snapshot, absolute in a version 2 snapshot) it
+ * matches the name from its start.
  * `**` crosses directories; names beginning with "." are matched like any other.
  */
 import { minimatch, type MinimatchOptions } from 'minimatch';
@@ -29,8 +30,14 @@ export function compileGlobs(patterns: readonly string[], options: GlobOptions =
     const base = name.slice(name.lastIndexOf('/') + 1);
     if (byName.some((pattern) => matches(base, pattern))) return true;
     if (absolutePath !== undefined && absolute.some((pattern) => matches(absolutePath, pattern))) return true;
-    const belowRoot = name.includes('/') ? name.slice(name.indexOf('/') + 1) : '';
-    const relative = absolutePath === undefined ? [...byPath, ...relativeOnly] : byPath;
-    return relative.some((pattern) => matches(name, pattern) || (belowRoot !== '' && matches(belowRoot, pattern)));
+    if (absolutePath === undefined && relativeOnly.some((pattern) => matches(name, pattern))) return true;
+    for (let start = 0; byPath.length > 0; ) {
+      const suffix = name.slice(start);
+      if (byPath.some((pattern) => matches(suffix, pattern))) return true;
+      const slash = name.indexOf('/', start);
+      if (slash === -1) break;
+      start = slash + 1;
+    }
+    return false;
   };
 }

@@ -18,6 +18,7 @@
  * `check --read-data` to see those (and remove the pack, then repair the index and snapshots).
  */
 import { displayPath } from '../base/file-path.js';
+import { shownEntryPath } from './snapshot-paths.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { decodeIndex, encodeIndex, type IndexedPack } from '../format/repo/index-codec.js';
 import { decodeSnapshot, type Snapshot } from '../format/repo/snapshot-codec.js';
@@ -226,7 +227,7 @@ async function rewriteSnapshot(repository: Repository, saver: BlobSaver, id: str
     if (reason !== null) {
       leftOut.add(entry.header.path.toString('latin1'));
       repair.entriesLeftOut++;
-      options.onLeftOut(id, displayPath(entry.header.path), reason);
+      options.onLeftOut(id, shownEntryPath(snapshot, entry.header.path), reason);
       continue;
     }
     kept.entries++;

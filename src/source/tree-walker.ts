@@ -5,13 +5,17 @@
  * Order: a directory comes before its children; children in byte order of their names, so the
  * same tree always gives the same stream. Entry names start at the root's own name (exporting
  * "/srv/www" gives "www", "www/index.html"): the parent of a root is never part of a name.
+ * With `absoluteNames` (backup), names are the whole absolute path without its leading "/"
+ * ("srv/www/index.html"), each root's parent directories come first as entries of their own
+ * (once, from lstat), roots are walked in path order, a root inside another is walked once as
+ * part of it, and "/" itself may be a root (its children are the top entries).
  *
  * Lifetime: a file's handle is opened when its entry is made and closed when the walk moves on,
  * when the consumer leaves the loop, or when the data has been read, whichever is first.
  * Per-entry problems (an unreadable file) go to `onProblem` and the entry is left out.
  */
 import { basename } from 'node:path';
-import { displayPath, joinPath, pathBytes, type FilePath } from '../base/file-path.js';
+import { displayPath, isAtOrBelow, joinPath, pathBytes, type FilePath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import { emptyEntryHeader, type EntryHeader, type EntryType } from '../format/entry.js';
 import type { FileStat } from '../io/backend.js';
@@ -43,6 +47,12 @@ export interface WalkOptions {
    * entry carries only what lstat gives, `unchanged: true`, and no data.
    */
   unchanged?: (name: Buffer, stat: FileStat) => boolean;
+  /**
+   * Name entries by their absolute path (see above); the roots must be absolute. `exclude` still
+   * gets the name from the root's own name, so patterns mean what they meant; `unchanged` gets
+   * the entry's absolute name.
+   */
+  absoluteNames?: boolean;
 }
 
 const entryTypeByKind: Partial<Record<HandleKind, EntryType>> = {
@@ -61,12 +71,18 @@ interface WalkState {
   /** "device:inode" of files with several names -> the entry name of the first one seen. */
   hardlinks: Map<string, Buffer>;
   rootDevice: bigint;
+  /** Put before every entry name from the root's own name: the root's parent ("srv/"), or empty. */
+  prefix: Buffer;
   /** Entries read ahead and not yet emitted, over all directory levels. */
   aheadCount: number;
 }
 
 export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
   const hardlinks = new Map<string, Buffer>();
+  if (options.absoluteNames === true) {
+    yield* walkAbsolute(io, roots, options, hardlinks);
+    return;
+  }
   for (const root of roots) {
     const rootBytes = stripTrailingSlashes(pathBytes(root));
     const name = Buffer.from(basename(rootBytes.toString('latin1')), 'latin1');
@@ -74,7 +90,68 @@ export async function* walkTrees(io: Io, roots: readonly FilePath[], options: Wa
       throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'export', path: displayPath(root) }, 'give a path that names a file or directory (not "/", "." or "..")');
     }
     const rootStat = await io.lstat(rootBytes);
-    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, aheadCount: 0 }, rootBytes, name, rootStat);
+    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, prefix: Buffer.alloc(0), aheadCount: 0 }, rootBytes, name, rootStat);
+  }
+}
+
+/** The roots by absolute path: parents first (once), a root inside another left to it. */
+async function* walkAbsolute(io: Io, roots: readonly FilePath[], options: WalkOptions, hardlinks: Map<string, Buffer>): AsyncGenerator<SourceEntry> {
+  const parentsDone = new Set<string>();
+  for (const rootBytes of outermostRoots(roots)) {
+    const slash = rootBytes.lastIndexOf(0x2f);
+    const prefix = rootBytes.subarray(1, slash + 1);
+    yield* parentEntries(io, prefix, options, parentsDone);
+    const rootStat = await io.lstat(rootBytes);
+    const state: WalkState = { io, options, hardlinks, rootDevice: rootStat.device, prefix, aheadCount: 0 };
+    if (rootBytes.length === 1) yield* walkChildren(state, rootBytes, Buffer.alloc(0));
+    else yield* walkEntry(state, rootBytes, rootBytes.subarray(slash + 1), rootStat);
+  }
+}
+
+/**
+ * Absolute, normalised roots ("/srv/www", or "/" alone), in the order a walk of "/" would meet
+ * them (component by component, bytewise), without one at or below another.
+ */
+function outermostRoots(roots: readonly FilePath[]): Buffer[] {
+  const normalised = roots.map((root) => {
+    const bytes = pathBytes(root);
+    const parts = bytes.toString('latin1').split('/').filter((part) => part !== '' && part !== '.');
+    if (bytes[0] !== 0x2f || parts.includes('..')) {
+      throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'backup', path: displayPath(root) }, 'a path to back up must be absolute, without ".." (resolve it first)');
+    }
+    return Buffer.from(`/${parts.join('/')}`, 'latin1');
+  });
+  // Compared with "/" as byte 0, paths sort as a walk meets them: "/a/b" before "/a-c", since
+  // the walk takes the names "a" and "a-c" in byte order; "/" comes first.
+  const key = (path: Buffer): Buffer => Buffer.from(path.map((byte) => (byte === 0x2f ? 0 : byte)));
+  normalised.sort((left, right) => Buffer.compare(key(left), key(right)));
+  const kept: Buffer[] = [];
+  for (const root of normalised) {
+    const outer = kept.at(-1);
+    if (outer !== undefined && (outer.length === 1 || isAtOrBelow(root, outer))) continue;
+    kept.push(root);
+  }
+  return kept;
+}
+
+/**
+ * The directories above a root ("srv/" gives "srv"), each once over all roots, from lstat. One
+ * that cannot be read stops the backup: without it, what is below could not be restored.
+ */
+async function* parentEntries(io: Io, prefix: Buffer, options: WalkOptions, done: Set<string>): AsyncGenerator<SourceEntry> {
+  for (let end = prefix.indexOf(0x2f); end !== -1; end = prefix.indexOf(0x2f, end + 1)) {
+    const name = prefix.subarray(0, end);
+    const key = name.toString('latin1');
+    if (done.has(key)) continue;
+    done.add(key);
+    const path = Buffer.concat([Buffer.from('/'), name]);
+    const stat = await io.lstat(path);
+    // The roots come with their links resolved (backup-command.ts, api/holdfast.ts): a link here
+    // was put there since, and what is below it would be restored through a directory instead.
+    if (stat.kind !== 'directory') throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'backup', path: displayPath(path) }, 'a directory above a path to back up is not a directory (give paths with their links resolved)');
+    const header = headerFromStat(Buffer.from(name), 'directory', stat, options.ownerNames);
+    Object.assign(header, await readXattrMetadata(io, path, path));
+    yield { header, data: noData, identity: { device: stat.device, inode: stat.inode } };
   }
 }
 
@@ -91,6 +168,8 @@ function stripTrailingSlashes(path: Buffer): Buffer {
  */
 interface Prepared {
   path: Buffer;
+  /** From the root's own name (what `exclude` sees); the header's path has the prefix before it. */
+  name: Buffer;
   header: EntryHeader;
   stat: FileStat;
   handle: Handle<'file'> | null;
@@ -115,8 +194,8 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
     const stat = knownStat ?? (await io.lstat(path));
     const type = entryTypeByKind[stat.kind];
     if (type === undefined || (await options.exclude?.(name, stat, path)) === true) return null;
-    const header = headerFromStat(name, type, stat, options.ownerNames);
-    if (type === 'file' && options.unchanged?.(name, stat) === true) return { path, header, stat, handle: null, unchanged: true };
+    const header = headerFromStat(state.prefix.length === 0 ? name : Buffer.concat([state.prefix, name]), type, stat, options.ownerNames);
+    if (type === 'file' && options.unchanged?.(header.path, stat) === true) return { path, name, header, stat, handle: null, unchanged: true };
     if (type === 'file') {
       handle = await io.openFile(path, { noFollow: true });
       const opened = await io.stat(handle);
@@ -129,7 +208,7 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
       if (type === 'symlink') header.linkTarget = await io.readLink(path);
       Object.assign(header, await readXattrMetadata(io, path, path));
     }
-    return { path, header, stat, handle, unchanged: false };
+    return { path, name, header, stat, handle, unchanged: false };
   } catch (error) {
     await handle?.close();
     options.onProblem(displayPath(path), error as Error);
@@ -153,7 +232,7 @@ async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<Sourc
       state.hardlinks.set(key, header.path);
     }
     if (handle !== null) {
-      yield { header, data: () => readData(state.io, handle, header, state.options), identity };
+      yield { header, data: () => readData(state.io, handle, header, state.options, displayPath(prepared.path)), identity };
       return;
     }
     yield { header, data: noData, identity, unchanged: prepared.unchanged };
@@ -162,7 +241,7 @@ async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<Sourc
   }
   if (header.type !== 'directory') return;
   if (state.options.oneFileSystem === true && stat.device !== state.rootDevice) return;
-  yield* walkChildren(state, prepared.path, header.path);
+  yield* walkChildren(state, prepared.path, prepared.name);
 }
 
 async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): AsyncGenerator<SourceEntry> {
@@ -204,7 +283,7 @@ async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): Asyn
  * The bytes of each data extent in order. A file that shrank while read is padded with zeros to
  * the size its header already promised (as GNU tar does), and reported.
  */
-async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions): AsyncGenerator<Buffer> {
+async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions, shownPath: string): AsyncGenerator<Buffer> {
   const extents = header.sparseMap ?? [{ offsetBytes: 0, lengthBytes: header.sizeBytes }];
   const lease = await options.pool.acquire();
   try {
@@ -216,7 +295,7 @@ async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, op
         const lengthBytes = Math.min(end - position, lease.sizeBytes);
         let count = shrank ? 0 : await readOnce(io, handle, lease, { position, lengthBytes });
         if (count === 0) {
-          if (!shrank) options.onProblem(displayPath(header.path), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(header.path) }, `the file shrank while it was read; padded with zeros from byte ${position}`));
+          if (!shrank) options.onProblem(shownPath, holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: shownPath }, `the file shrank while it was read; padded with zeros from byte ${position}`));
           shrank = true;
           lease.bytes.fill(0, 0, lengthBytes);
           count = lengthBytes;
@@ -225,7 +304,7 @@ async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, op
         yield lease.bytes.subarray(0, count);
       }
     }
-    if (!shrank) await reportChange(io, handle, header, options);
+    if (!shrank) await reportChange(io, handle, header, options, shownPath);
   } finally {
     await handle.close();
     lease.release();
@@ -233,10 +312,10 @@ async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, op
 }
 
 /** A file written while it was read may hold a mix of old and new bytes: say so. */
-async function reportChange(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions): Promise<void> {
+async function reportChange(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions, shownPath: string): Promise<void> {
   const after = await io.stat(handle);
   if (after.sizeBytes !== header.sizeBytes || after.mtimeNs !== header.mtimeNs || after.ctimeNs !== header.ctimeNs) {
-    options.onProblem(displayPath(header.path), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'read', path: displayPath(header.path) }, 'the file changed while it was read; what was stored may mix old and new bytes'));
+    options.onProblem(shownPath, holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'read', path: shownPath }, 'the file changed while it was read; what was stored may mix old and new bytes'));
   }
 }
 

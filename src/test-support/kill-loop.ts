@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '../base/prng.js';
 import { compareTrees } from './compare-trees.js';
@@ -263,7 +263,8 @@ async function complete(operation: KillOperation, context: KillContext): Promise
   const target = join(context.workDirectory, 'restored');
   await rm(target, { recursive: true, force: true });
   await context.ok(['restore', 'latest', '--target', target]);
-  const differences = await compareTrees(context.source, join(target, basename(context.source)));
+  // A whole snapshot restores by absolute path: the source is at target/<its absolute path>.
+  const differences = await compareTrees(context.source, join(target, context.source));
   if (differences.length > 0) throw new Error(`restore latest differs from the source in ${differences.length} ways:\n${differences.slice(0, 20).join('\n')}`);
   await rm(target, { recursive: true, force: true });
 }

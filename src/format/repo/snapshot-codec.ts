@@ -8,7 +8,13 @@ import { holdfastError } from '../../errors/holdfast-error.js';
 
 export const repositoryFormatName = 'holdfast-repository';
 export const repositoryVersion = 1;
-export const snapshotVersion = 1;
+/**
+ * 2: a file-tree snapshot's entries are named by their absolute path without the leading "/"
+ * ("srv/www/index.html"), with the directories above each root as entries of their own. 1 (still
+ * read, and still written for volumes, whose one entry has no place on a file system): names
+ * begin at each root's own name ("www/index.html").
+ */
+export const snapshotVersion = 2;
 
 export interface RepositoryConfig {
   format: typeof repositoryFormatName;
