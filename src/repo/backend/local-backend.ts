@@ -48,7 +48,7 @@ export class LocalBackend implements Backend {
     const path = this.#path(kind, name);
     const directory = path.slice(0, path.lastIndexOf('/'));
     const temporary = `${directory}/${temporaryPrefix}${name}-${randomBytes(6).toString('hex')}`;
-    let handle: Handle<'file'> | null = await this.#io.openFile(temporary, { access: 'write', create: 'exclusive', mode: 0o600 });
+    let handle: Handle<'file'> | null = await this.#openTemporary(kind, directory, temporary);
     try {
       await this.#writeBytes(handle, bytes);
       await this.#io.sync(handle);
@@ -68,6 +68,26 @@ export class LocalBackend implements Backend {
       throw error;
     }
     await this.#syncDirectory(directory);
+  }
+
+  /**
+   * The temporary file of a save. A repository copied by a tool that keeps no empty directories
+   * (git, some sync tools, a round trip through object storage) lacks some of its directories:
+   * the one a save needs is made again here (never the repository's own: a repository that is
+   * gone stays an error).
+   */
+  async #openTemporary(kind: FileKind, directory: string, temporary: string): Promise<Handle<'file'>> {
+    const open = (): Promise<Handle<'file'>> => this.#io.openFile(temporary, { access: 'write', create: 'exclusive', mode: 0o600 });
+    try {
+      return await open();
+    } catch (error) {
+      if (!isErrorCode(error, 'ENOENT') || kind === 'config') throw error;
+      if (kind === 'data') await this.#makeDirectory(`${this.location}/data`);
+      await this.#makeDirectory(directory);
+      await this.#syncDirectory(directory.slice(0, directory.lastIndexOf('/')));
+      if (kind === 'data') await this.#syncDirectory(this.location);
+      return open();
+    }
   }
 
   async load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer> {
