@@ -13,6 +13,7 @@ import { blobId } from './blob-id.js';
 import type { SealJob, SealResult } from './pack-worker.js';
 import type { PackWriter } from './pack-writer.js';
 import type { Repository } from './repository.js';
+import { ownBytes } from './transferable.js';
 
 export const sealsInFlightMax = 16;
 
@@ -29,10 +30,13 @@ export class BlobSaver {
   readonly #inFlight = new Set<Promise<void>>();
   #failure: unknown = null;
   readonly counts: SaverCounts = { blobsAdded: 0, rawBytesAdded: 0, storedBytesAdded: 0 };
+  /** The encryption key in a buffer of its own, so each job clones 32 bytes (transferable.ts). */
+  readonly #encryptionKey: Uint8Array;
 
   constructor(repository: Repository, packer: PackWriter) {
     this.#repository = repository;
     this.#packer = packer;
+    this.#encryptionKey = ownBytes(repository.master.encryptionKey);
   }
 
   /**
@@ -62,7 +66,7 @@ export class BlobSaver {
 
   async #seal(type: BlobType, id: Buffer, plaintext: Buffer): Promise<void> {
     const buffer = plaintext.buffer as ArrayBuffer;
-    const job: SealJob = { encryptionKey: this.#repository.master.encryptionKey, id, plaintext: buffer };
+    const job: SealJob = { encryptionKey: this.#encryptionKey, id: ownBytes(id), plaintext: buffer };
     const rawBytes = plaintext.length;
     const result = await this.#repository.workers.run<SealResult>('seal', { type, rawBytes }, job, [buffer]);
     const stored = Buffer.from(result.stored);

@@ -20,7 +20,7 @@ import { checkKdfCost, createKeyFile, kdfWorkKiB, openKeyFile, readKeyFileSummar
 import { generateMasterKey, type MasterKey } from './master-key.js';
 import type { OpenJob } from './pack-worker.js';
 import { open, seal } from './seal.js';
-import { transferableBuffer } from './transferable.js';
+import { ownBytes, transferableBuffer } from './transferable.js';
 import { createHmac, randomBytes } from 'node:crypto';
 
 /** The files the repository seals whole with the master key (packs are sealed blob by blob). */
@@ -92,6 +92,8 @@ export class Repository {
    * opened the repository: a damaged key must not hide a good one, and the user should hear of it.
    */
   readonly damagedKeys: readonly HoldfastError[];
+  /** The keys a worker's open job needs, each in a buffer of its own (made at the first load). */
+  #jobKeys: { encryptionKey: Uint8Array; idKey: Uint8Array } | null = null;
 
   private constructor(backend: Backend, master: MasterKey, config: RepositoryConfig, keyName: string, workers: WorkerPool, damagedKeys: readonly HoldfastError[] = []) {
     this.damagedKeys = damagedKeys;
@@ -266,7 +268,9 @@ export class Repository {
   /** Opens a stored blob on a worker thread; `stored` is moved there (the caller must not use it again). */
   async openStoredBlob(id: Buffer, stored: Buffer, rawBytes: number, name: string): Promise<Buffer> {
     const owned = transferableBuffer(stored);
-    const job: OpenJob = { encryptionKey: this.master.encryptionKey, idKey: this.master.idKey, id, stored: owned, rawBytes, name };
+    // Keys and id in buffers of their own: postMessage clones a view with its whole buffer.
+    this.#jobKeys ??= { encryptionKey: ownBytes(this.master.encryptionKey), idKey: ownBytes(this.master.idKey) };
+    const job: OpenJob = { ...this.#jobKeys, id: ownBytes(id), stored: owned, rawBytes, name };
     const plaintext = await this.workers.run<ArrayBuffer>('open', { rawBytes }, job, [owned]);
     return Buffer.from(plaintext);
   }

@@ -9,3 +9,13 @@ export function transferableBuffer(bytes: Uint8Array): ArrayBuffer {
   new Uint8Array(copy).set(bytes);
   return copy;
 }
+
+/**
+ * Bytes that are to be cloned to a worker thread (a key, an id): themselves when they span their
+ * own buffer, else a copy that does. postMessage clones a view together with its whole buffer, so
+ * a 32-byte id in Node's 8 KiB pool of small Buffers costs 8 KiB and, measured with 20,000 jobs,
+ * made each postMessage 4 to 5 times slower.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(transferableBuffer(bytes));
+}

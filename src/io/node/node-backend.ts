@@ -107,7 +107,7 @@ export class NodeBackend implements Backend {
     } catch (error) {
       throw fromNodeError(error, 'fstat', context('stat', descriptor));
     }
-    return fileStat(stat, isatty(descriptor.fd));
+    return fileStat(stat, stat.isCharacterDevice() && isatty(descriptor.fd));
   }
 
   async lstat(path: FilePath): Promise<FileStat> {
@@ -302,7 +302,8 @@ export class NodeBackend implements Backend {
     const descriptor = newDescriptor(fd, path);
     const modes = readModes(descriptor);
     this.#modes.set(descriptor, modes);
-    return { descriptor, kind: kindFromStat(stat, isatty(fd)), modes };
+    // isatty() is an ioctl on the main thread: asked only where a terminal can be.
+    return { descriptor, kind: kindFromStat(stat, stat.isCharacterDevice() && isatty(fd)), modes };
   }
 }
 
