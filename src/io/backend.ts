@@ -34,6 +34,8 @@ export interface Opened {
   descriptor: Descriptor;
   kind: HandleKind;
   modes: HandleModes;
+  /** fstat() of the descriptor as it was opened, where the backend took it to learn the kind. */
+  stat?: FileStat;
 }
 
 export interface FileStat {

@@ -49,7 +49,7 @@ test('a borrowed handle detaches on close and leaves the descriptor open', async
 test('a handle offers its user no fd number: no fd property, no method that returns one', async () => {
   const handle = await io.standardStream('stdin');
   const own = Object.entries(handle).map(([name, value]) => `${name}:${typeof value}`);
-  assert.deepEqual(own.sort(), ['kind:string', 'modes:object', 'ownership:string', 'path:string']);
+  assert.deepEqual(own.sort(), ['kind:string', 'modes:object', 'openedStat:object', 'ownership:string', 'path:string']);
   const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(handle)).sort();
   assert.deepEqual(methods, ['close', 'constructor', 'isClosed', 'referenceCount', 'setFinalFlush']);
   await handle.close();

@@ -15,6 +15,7 @@
 import { assert } from '../base/assert.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import type { Descriptor } from './descriptor.js';
+import type { FileStat } from './backend.js';
 import type { HandleKind, HandleModes } from './handle-kind.js';
 
 export type Ownership = 'owned' | 'borrowed';
@@ -79,6 +80,11 @@ export class Handle<K extends HandleKind = HandleKind> {
   readonly path: string;
   readonly ownership: Ownership;
   readonly modes: Readonly<HandleModes>;
+  /**
+   * What fstat() said when the handle was opened (null where the backend did not take it): what
+   * the descriptor refers to (device, inode, size then). io.stat() asks again, for the present.
+   */
+  readonly openedStat: FileStat | null;
   #final: FinalState;
   #state: HandleState = 'open';
   #references = 0;
@@ -93,11 +99,13 @@ export class Handle<K extends HandleKind = HandleKind> {
     modes: HandleModes;
     descriptor: Descriptor;
     releaser: HandleReleaser;
+    stat?: FileStat | undefined;
   }) {
     this.kind = init.kind;
     this.path = init.path;
     this.ownership = init.ownership;
     this.modes = Object.freeze({ ...init.modes });
+    this.openedStat = init.stat ?? null;
     this.#final = {
       descriptor: init.descriptor,
       ownership: init.ownership,

@@ -198,7 +198,7 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
     if (type === 'file' && options.unchanged?.(header.path, stat) === true) return { path, name, header, stat, handle: null, unchanged: true };
     if (type === 'file') {
       handle = await io.openFile(path, { noFollow: true });
-      const opened = await io.stat(handle);
+      const opened = handle.openedStat ?? (await io.stat(handle));
       if (opened.inode !== stat.inode || opened.device !== stat.device) {
         throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
       }

@@ -293,17 +293,19 @@ export class NodeBackend implements Backend {
   }
 
   async #describe(fd: number, path: string): Promise<Opened> {
-    let stat: fs.Stats;
+    let stat: fs.BigIntStats;
     try {
-      stat = await fstatAsync(fd);
+      stat = await fstatAsync(fd, { bigint: true });
     } catch (error) {
       throw fromNodeError(error, 'fstat', { operation: 'open', path });
     }
     const descriptor = newDescriptor(fd, path);
     const modes = readModes(descriptor);
     this.#modes.set(descriptor, modes);
-    // isatty() is an ioctl on the main thread: asked only where a terminal can be.
-    return { descriptor, kind: kindFromStat(stat, stat.isCharacterDevice() && isatty(fd)), modes };
+    // isatty() is an ioctl on the main thread: asked only where a terminal can be. The stat goes
+    // with the handle, so that a caller who wants it (the walker, a pack read) asks no second time.
+    const opened = fileStat(stat, stat.isCharacterDevice() && isatty(fd));
+    return { descriptor, kind: opened.kind, modes, stat: opened };
   }
 }
 

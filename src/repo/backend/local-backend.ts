@@ -94,7 +94,8 @@ export class LocalBackend implements Backend {
     const path = this.#path(kind, name);
     const handle = await this.#io.openFile(path);
     try {
-      const sizeBytes = (await this.#io.stat(handle)).sizeBytes;
+      // Files in a repository never change once saved: their size at open is their size.
+      const sizeBytes = (handle.openedStat ?? (await this.#io.stat(handle))).sizeBytes;
       const offsetBytes = range?.offsetBytes ?? 0;
       const lengthBytes = range?.lengthBytes ?? sizeBytes;
       if (range === undefined && sizeBytes > wholeFileBytesMax[kind]) {
