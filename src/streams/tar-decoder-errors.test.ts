@@ -306,3 +306,30 @@ test('decodeTar() reads unknown typeflags as files, skips volume labels, and app
     ],
   );
 });
+
+test('decodeTar() reads no data after a hard link or a directory whatever their size says, as GNU tar 1.34; a dump directory keeps its listing', async () => {
+  const delivered: Array<[string, string, number]> = [];
+  const sink: EntrySink = {
+    beginEntry: (header) => (delivered.push([header.path.toString(), header.type, 0]), Promise.resolve()),
+    writeData: (bytes) => ((delivered.at(-1)![2] += bytes.length), Promise.resolve()),
+    endEntry: () => Promise.resolve(),
+  };
+  const archive = Buffer.concat([
+    built({ name: 'original' }, Buffer.from('abc')),
+    built({ name: 'link', typeflag: '1', linkName: Buffer.from('original'), sizeBytes: 3 }),
+    built({ name: 'v7-directory/', typeflag: '\0', sizeBytes: 512 }),
+    built({ name: 'directory', typeflag: '5', sizeBytes: 1024 }),
+    built({ name: 'dump', typeflag: 'D' }, Buffer.from('Yfile\0\0')),
+    built({ name: 'after' }, Buffer.from('z')),
+    end,
+  ]);
+  assert.deepEqual(await decodeTar(bufferInput(archive), sink), { entryCount: 6 });
+  assert.deepEqual(delivered, [
+    ['original', 'file', 3],
+    ['link', 'hardlink', 0],
+    ['v7-directory', 'directory', 0],
+    ['directory', 'directory', 0],
+    ['dump', 'directory', 0],
+    ['after', 'file', 1],
+  ]);
+});
