@@ -333,3 +333,15 @@ test('decodeTar() reads no data after a hard link or a directory whatever their 
     ['after', 'file', 1],
   ]);
 });
+
+test('decodeTar() reads a pax time with garbage after its number as GNU tar and bsdtar do, warning with the entry; no number is still refused', async () => {
+  const warnings: string[] = [];
+  const garbage = Buffer.concat([paxMember('PaxHeaders/late', [{ key: 'mtime', value: Buffer.from('1748089464.951928467a') }]), built({ name: 'late', mtimeSeconds: 7n }), end]);
+  const headers: EntryHeader[] = [];
+  const sink: EntrySink = { beginEntry: (header) => (headers.push(header), Promise.resolve()), writeData: () => Promise.resolve(), endEntry: () => Promise.resolve() };
+  await decodeTar(bufferInput(garbage), sink, { onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+  assert.equal(headers[0]?.mtimeNs, 1748089464_951928467n);
+  assert.deepEqual(warnings, ['late: pax record mtime has "1748089464.951928467a": read as 1748089464.951928467, the "a" after it ignored, as GNU tar and bsdtar do']);
+  const noNumber = Buffer.concat([paxMember('PaxHeaders/bad', [{ key: 'mtime', value: Buffer.from('a1748089464') }]), built({ name: 'bad' }), end]);
+  await decodeExpectingFailure(noNumber, { code: 'HOLDFAST_FORMAT_INVALID', path: 'bad', message: /pax record mtime has "a1748089464", not a time in seconds/ });
+});

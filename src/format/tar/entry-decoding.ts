@@ -55,6 +55,8 @@ export interface TarEntryPlan {
   /** Bytes of the member in the archive after its header, before the padding. */
   memberBytes: number;
   sparse: SparseLayout;
+  /** What was read leniently (a pax time with garbage after it), to report with the entry's path. */
+  warnings: string[];
 }
 
 const billion = 1_000_000_000n;
@@ -147,7 +149,7 @@ export function planTarEntry(
     aclDefault: type === 'directory' ? entryAcl(pax.aclDefaultText, pax.xattrs.get(aclXattrNames.default), lookupId, context) : null,
     sparseMap: null,
   };
-  return { header, memberBytes: Number(memberBytes), sparse: sparse.layout };
+  return { header, memberBytes: Number(memberBytes), sparse: sparse.layout, warnings: pax.warnings };
 }
 
 function id(paxValue: bigint | null, headerValue: number, what: string, context: ErrorContext): number {
