@@ -638,23 +638,31 @@ test('CVE-2019-9923 (GNU tar): a pax record without "=" stops with HOLDFAST_FORM
   await assertOutsideUnchanged(hostile);
 });
 
-test('CVE-2022-48303 (GNU tar): an mtime of blanks only, or blanks before a base-256 marker, stops with HOLDFAST_FORMAT_INVALID', async (t) => {
+test('CVE-2022-48303 (GNU tar): an mtime of blanks only is read as 0; blanks before a base-256 marker stop with HOLDFAST_FORMAT_INVALID', async (t) => {
   // GNU tar through 1.34 read one byte past the mtime field after skipping its blanks (the
   // advisory's V7 header; these are ustar headers, so the numeric field is the only fault).
+  // Blanks are read as 0 here, as bsdtar reads them and old writers mean them (issue 23); GNU tar
+  // 1.34 says "Blanks in header" and extracts the member all the same. What matters is that the
+  // field is read within its 12 bytes and nothing outside the target changes.
   if (!ready(t)) return;
-  for (const [caseName, name] of [
-    ['cve-2022-48303-blank-mtime', 'blank-mtime-48303'],
-    ['cve-2022-48303-base-256-last-byte', 'base-256-48303'],
-  ] as const) {
-    await t.test(caseName, async () => {
-      using directory = temporaryDirectory('holdfast-import-security-');
-      const hostile = await importHostile(directory.path, caseName);
-      await assertGnuTarRejects(hostile.archivePath);
-      assertStopped(hostile.run, 'HOLDFAST_FORMAT_INVALID', name);
-      await assertBookends(hostile.scene, false);
-      await assertOutsideUnchanged(hostile);
-    });
-  }
+  await t.test('cve-2022-48303-blank-mtime', async () => {
+    using directory = temporaryDirectory('holdfast-import-security-');
+    const hostile = await importHostile(directory.path, 'cve-2022-48303-blank-mtime');
+    await assertGnuTarRejects(hostile.archivePath);
+    assertCleanImport(hostile.run);
+    await assertBookends(hostile.scene, true);
+    await assertFile(hostile.scene, 'blank-mtime-48303', 'content\n');
+    assert.equal((await lstat(join(hostile.scene.target, 'blank-mtime-48303'), { bigint: true })).mtimeNs, 0n);
+    await assertOutsideUnchanged(hostile);
+  });
+  await t.test('cve-2022-48303-base-256-last-byte', async () => {
+    using directory = temporaryDirectory('holdfast-import-security-');
+    const hostile = await importHostile(directory.path, 'cve-2022-48303-base-256-last-byte');
+    await assertGnuTarRejects(hostile.archivePath);
+    assertStopped(hostile.run, 'HOLDFAST_FORMAT_INVALID', 'base-256-48303');
+    await assertBookends(hostile.scene, false);
+    await assertOutsideUnchanged(hostile);
+  });
 });
 
 test('CVE-2023-39804 (GNU tar): 100,000 xattrs, or one xattr name of 1 MiB, in a pax header stop with HOLDFAST_LIMIT_EXCEEDED', async (t) => {

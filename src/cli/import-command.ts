@@ -1,6 +1,6 @@
 /**
  * holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
- *                 [--no-same-owner] [--no-acls] [--no-xattrs] [--json]
+ *                 [--no-same-owner] [--no-acls] [--no-xattrs] [--private-parents] [--json]
  */
 import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -11,13 +11,14 @@ import { makeDirectories } from './make-directories.js';
 import { formatBytes, Reporter } from './reporter.js';
 
 export const importUsage = `Usage: holdfast import [FILE|-] --target DIR [--format auto|stream|tar] [--numeric-owner]
-                       [--no-same-owner] [--no-acls] [--no-xattrs] [--json] [-q]
+                       [--no-same-owner] [--no-acls] [--no-xattrs] [--private-parents] [--json] [-q]
 
 Restores a holdfast backup stream or a tar archive (pax, ustar or GNU; plain, gzip or zstd)
 from FILE or stdin under DIR (created if missing). Nothing outside DIR is created, changed or
 followed: entries with ".." or a path through a symlink are refused and reported (exit 3).
-As root, owners and trusted.*/security.* xattrs are restored too. A summary goes to stderr
-(-q, --quiet: none; --json: one JSON object per line on stdout).
+As root, owners and trusted.*/security.* xattrs are restored too. Parent directories the
+input does not list are made as tar makes them, 0777 less the umask; --private-parents makes
+them 0700. A summary goes to stderr (-q, --quiet: none; --json: one JSON object per line on stdout).
 `;
 
 const bufferBytes = 1024 * 1024;
@@ -33,6 +34,7 @@ export async function importCommand(argv: string[]): Promise<number> {
       'no-same-owner': { type: 'boolean', default: false },
       'no-acls': { type: 'boolean', default: false },
       'no-xattrs': { type: 'boolean', default: false },
+      'private-parents': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -65,6 +67,8 @@ export async function importCommand(argv: string[]): Promise<number> {
       acls: !values['no-acls'],
       xattrs: !values['no-xattrs'],
       privilegedXattrs: root,
+      // tar's mode for a directory it makes unasked (mkdir 0777, the umask applies).
+      implicitDirectoryMode: values['private-parents'] ? 0o700 : 0o777,
       ownerNames: await OwnerNames.load(),
       onWarning: (path, message) => reporter.problem('warning', path, message),
       onRefused: (path, error) => reporter.problem('refused', path, error),

@@ -43,16 +43,21 @@ export async function importArchive(io: Io, input: Handle, target: Buffer, optio
     if (compression === 'zstd') decoded = iterableInput(zstdPieces(remainingPieces(raw, pieceBytesMax), options.inputName), options.inputName);
     const format = options.format === 'auto' ? await detectFormat(decoded) : options.format;
     const restorer = new Restorer(io, target, options.pool, options);
+    let decoderWarnings = 0;
+    const onWarning = (path: string, message: string): void => {
+      decoderWarnings++;
+      options.onWarning(path, message);
+    };
     let failure: unknown = null;
     try {
       if (format === 'stream') await decodeStream(decoded, restorer, options.inputName);
-      else await decodeTar(decoded, restorer, { lookupId: (kind, name) => options.ownerNames.idOf(kind, name) });
+      else await decodeTar(decoded, restorer, { lookupId: (kind, name) => options.ownerNames.idOf(kind, name), onWarning });
     } catch (error) {
       failure = error;
     }
     const summary = await restorer.finish();
     if (failure !== null) throw failure;
-    return { ...summary, format, compression };
+    return { ...summary, warnings: summary.warnings + decoderWarnings, format, compression };
   } finally {
     await decoded.close();
     if (decoded !== raw) await raw.close();

@@ -43,6 +43,8 @@ export interface RestoreOptions {
   onWarning: (path: string, message: string) => void;
   /** An entry was not restored. */
   onRefused: (path: string, error: Error) => void;
+  /** The mode of parent directories the input does not list, less the umask; default 0o700. */
+  implicitDirectoryMode?: number;
 }
 
 export interface RestoreSummary {
@@ -93,7 +95,7 @@ export class Restorer implements EntrySink {
   constructor(io: Io, target: Buffer, pool: BufferPool, options: RestoreOptions, shared: { restoredNonDirectories: Set<string> } = { restoredNonDirectories: new Set() }) {
     this.#restoredNonDirectories = shared.restoredNonDirectories;
     this.#io = io;
-    this.#safe = new SafeTarget(io, target);
+    this.#safe = new SafeTarget(io, target, options.implicitDirectoryMode === undefined ? {} : { implicitDirectoryMode: options.implicitDirectoryMode });
     this.#pool = pool;
     this.#options = options;
   }

@@ -64,17 +64,27 @@ const slash = 0x2f;
 const dotDot = Buffer.from('..');
 const dot = Buffer.from('.');
 
+export interface SafeTargetOptions {
+  /**
+   * The mode missing parents are made with, less the umask: 0o700 (the default) keeps them the
+   * owner's; 0o777 makes them as tar does (0755 under umask 022).
+   */
+  implicitDirectoryMode?: number;
+}
+
 export class SafeTarget {
   readonly #io: Io;
   readonly #target: Buffer;
+  readonly #implicitDirectoryMode: number;
   #root: Promise<HeldDirectory> | null = null;
   /** Held directories by relative path key; the Map's order is the order of last use. */
   readonly #held = new Map<string, HeldDirectory>();
   #closed = false;
 
-  constructor(io: Io, target: Buffer) {
+  constructor(io: Io, target: Buffer, options: SafeTargetOptions = {}) {
     this.#io = io;
     this.#target = target;
+    this.#implicitDirectoryMode = options.implicitDirectoryMode ?? 0o700;
   }
 
   get target(): Buffer {
@@ -115,7 +125,7 @@ export class SafeTarget {
 
   /**
    * Runs `body` with a held handle of placed's parent directory, which stays open until body
-   * settles. With `create`, missing parents are made (mode 0700). A parent that is not a real
+   * settles. With `create`, missing parents are made (implicitDirectoryMode). A parent that is not a real
    * directory refuses the entry (HOLDFAST_UNSAFE_PATH): it is never followed.
    */
   withParent<T>(placed: PlacedPath, create: boolean, body: (directory: Handle<'directory'>) => Promise<T>): Promise<T> {
@@ -265,7 +275,7 @@ export class SafeTarget {
       if (!isErrorCode(error, 'ENOENT') || !create) throw await this.#refusal(error, directory, name, prefix, shown);
     }
     try {
-      await this.#io.makeDirectoryAt(directory, name, { mode: 0o700 });
+      await this.#io.makeDirectoryAt(directory, name, { mode: this.#implicitDirectoryMode });
     } catch (error) {
       if (!isErrorCode(error, 'EEXIST')) throw error;
     }

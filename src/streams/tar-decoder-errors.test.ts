@@ -306,3 +306,42 @@ test('decodeTar() reads unknown typeflags as files, skips volume labels, and app
     ],
   );
 });
+
+test('decodeTar() reads no data after a hard link or a directory whatever their size says, as GNU tar 1.34; a dump directory keeps its listing', async () => {
+  const delivered: Array<[string, string, number]> = [];
+  const sink: EntrySink = {
+    beginEntry: (header) => (delivered.push([header.path.toString(), header.type, 0]), Promise.resolve()),
+    writeData: (bytes) => ((delivered.at(-1)![2] += bytes.length), Promise.resolve()),
+    endEntry: () => Promise.resolve(),
+  };
+  const archive = Buffer.concat([
+    built({ name: 'original' }, Buffer.from('abc')),
+    built({ name: 'link', typeflag: '1', linkName: Buffer.from('original'), sizeBytes: 3 }),
+    built({ name: 'v7-directory/', typeflag: '\0', sizeBytes: 512 }),
+    built({ name: 'directory', typeflag: '5', sizeBytes: 1024 }),
+    built({ name: 'dump', typeflag: 'D' }, Buffer.from('Yfile\0\0')),
+    built({ name: 'after' }, Buffer.from('z')),
+    end,
+  ]);
+  assert.deepEqual(await decodeTar(bufferInput(archive), sink), { entryCount: 6 });
+  assert.deepEqual(delivered, [
+    ['original', 'file', 3],
+    ['link', 'hardlink', 0],
+    ['v7-directory', 'directory', 0],
+    ['directory', 'directory', 0],
+    ['dump', 'directory', 0],
+    ['after', 'file', 1],
+  ]);
+});
+
+test('decodeTar() reads a pax time with garbage after its number as GNU tar and bsdtar do, warning with the entry; no number is still refused', async () => {
+  const warnings: string[] = [];
+  const garbage = Buffer.concat([paxMember('PaxHeaders/late', [{ key: 'mtime', value: Buffer.from('1748089464.951928467a') }]), built({ name: 'late', mtimeSeconds: 7n }), end]);
+  const headers: EntryHeader[] = [];
+  const sink: EntrySink = { beginEntry: (header) => (headers.push(header), Promise.resolve()), writeData: () => Promise.resolve(), endEntry: () => Promise.resolve() };
+  await decodeTar(bufferInput(garbage), sink, { onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+  assert.equal(headers[0]?.mtimeNs, 1748089464_951928467n);
+  assert.deepEqual(warnings, ['late: pax record mtime has "1748089464.951928467a": read as 1748089464.951928467, the "a" after it ignored, as GNU tar and bsdtar do']);
+  const noNumber = Buffer.concat([paxMember('PaxHeaders/bad', [{ key: 'mtime', value: Buffer.from('a1748089464') }]), built({ name: 'bad' }), end]);
+  await decodeExpectingFailure(noNumber, { code: 'HOLDFAST_FORMAT_INVALID', path: 'bad', message: /pax record mtime has "a1748089464", not a time in seconds/ });
+});

@@ -2,7 +2,10 @@
  * A tar archive -> entries pushed into an EntrySink (a restorer). Reads POSIX ustar and pax
  * (GNU tar, bsdtar), GNU's own format ('L'/'K' long names, old 'S' sparse) and v7, as GNU tar
  * 1.34 reads them: pax 'x' records apply to the next member, 'g' records to all that follow.
- * Members that are no entries ('V' volume labels, 'M' continuations, 'N') are skipped.
+ * Members that are no entries ('V' volume labels, 'M' continuations, 'N') are skipped. What it
+ * reads leniently, as GNU tar does (blank or NUL-led numbers, hard links and directories with a
+ * size but no data, a pax time with garbage after it, reported through onWarning), is listed
+ * with the reasons in docs/tar-reading.md.
  *
  * It streams: an entry reaches the sink once its headers (and a sparse map) are complete, its data
  * then goes through in the input's own pieces (never a whole file in memory), so everything
@@ -34,6 +37,8 @@ export interface TarDecoderOptions {
   lookupId?: IdLookup;
   /** Names the archive in messages about a spot that belongs to no entry yet. */
   archiveName?: string;
+  /** Something of an entry was read leniently, as GNU tar reads it (a pax time with garbage after it). */
+  onWarning?: (path: string, message: string) => void;
 }
 
 const operation = 'read tar archive';
@@ -147,6 +152,7 @@ class TarDecoder {
   async #readEntry(tar: TarHeader, positionBytes: number): Promise<void> {
     const plan = planTarEntry(tar, this.#block, this.#takeMetadata(tar), this.#global, this.#options.lookupId, operation);
     const context = memberContext(operation, plan.header.path);
+    for (const warning of plan.warnings) this.#options.onWarning?.(context.path, warning);
     const mapBytes = plan.header.type === 'file' ? await this.#readSparseMap(plan, context) : 0;
     const dataBytes = plan.memberBytes - mapBytes;
     if (plan.header.sparseMap !== null) {

@@ -9,6 +9,8 @@
  *   validates them. linkTarget: pax linkpath, else 'K', else the linkname field.
  * - Unknown typeflags are regular files (POSIX); a regular file whose name ends in '/' is a
  *   directory (old archives); 'D' (GNU dump directory) is a directory.
+ * - Hard links and directories other than 'D' have no data in the archive, whatever their size
+ *   field says (see hasData()).
  * - mtime from pax, else the header; atime and ctime from pax, else the mtime.
  * - A negative pax mtime with a fraction, in a header whose mtime field is negative too, was
  *   written by libarchive (see pax.ts), and the entry's times are read its way: GNU tar writes 0
@@ -53,6 +55,8 @@ export interface TarEntryPlan {
   /** Bytes of the member in the archive after its header, before the padding. */
   memberBytes: number;
   sparse: SparseLayout;
+  /** What was read leniently (a pax time with garbage after it), to report with the entry's path. */
+  warnings: string[];
 }
 
 const billion = 1_000_000_000n;
@@ -81,6 +85,17 @@ function entryType(typeflag: string, name: Buffer): EntryType {
   }
 }
 
+/**
+ * A hard link and a directory have no data in the archive, whatever their size field (or a pax
+ * size) says: old writers put the target's size in a hard link's header and a V7 directory's
+ * size in its own, and GNU tar 1.34 reads the next header right after them. Only a GNU dump
+ * directory ('D') carries data, its listing.
+ */
+function hasData(type: EntryType, typeflag: string): boolean {
+  if (type === 'hardlink') return false;
+  return type !== 'directory' || typeflag === typeflags.gnuDumpDirectory;
+}
+
 function withoutTrailingSlashes(path: Buffer): Buffer {
   let end = path.length;
   while (end > 1 && path[end - 1] === 0x2f) end--;
@@ -105,8 +120,9 @@ export function planTarEntry(
   // A pax record may hold a NUL, which no Linux name can: GNU tar would cut the name there.
   if (rawPath.includes(0)) throw holdfastError('HOLDFAST_FORMAT_INVALID', context, 'its path holds a NUL byte');
   const type = entryType(tar.typeflag, rawPath);
-  const memberBytes = pax.sizeBytes ?? BigInt(tar.sizeBytes);
-  limit('entrySizeBytesMax', memberBytes, 'the member size in bytes');
+  const declaredBytes = pax.sizeBytes ?? BigInt(tar.sizeBytes);
+  limit('entrySizeBytesMax', declaredBytes, 'the member size in bytes');
+  const memberBytes = hasData(type, tar.typeflag) ? declaredBytes : 0n;
 
   const isLink = type === 'symlink' || type === 'hardlink';
   const linkTarget = isLink ? copyBytes(pax.linkPath ?? metadata.longLink ?? tar.linkName) : null;
@@ -133,7 +149,7 @@ export function planTarEntry(
     aclDefault: type === 'directory' ? entryAcl(pax.aclDefaultText, pax.xattrs.get(aclXattrNames.default), lookupId, context) : null,
     sparseMap: null,
   };
-  return { header, memberBytes: Number(memberBytes), sparse: sparse.layout };
+  return { header, memberBytes: Number(memberBytes), sparse: sparse.layout, warnings: pax.warnings };
 }
 
 function id(paxValue: bigint | null, headerValue: number, what: string, context: ErrorContext): number {

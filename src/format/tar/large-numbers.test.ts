@@ -61,6 +61,14 @@ test('readNumeric() reads octal ended by NUL or space, with leading spaces, and 
   assert.equal(readNumeric(Buffer.alloc(8)), 0n);
 });
 
+test('readNumeric() reads blanks as 0, skips one leading NUL, and stops at a second, as GNU tar 1.34 does', () => {
+  assert.equal(readNumeric(Buffer.from('        ', 'latin1')), 0n); // a Java archiver's unknown uid
+  assert.equal(readNumeric(Buffer.from('       \0', 'latin1')), 0n);
+  assert.equal(readNumeric(Buffer.from('\x0000000000016', 'latin1')), 0o16n); // one NUL, eleven digits
+  assert.equal(readNumeric(Buffer.from('\x00\x00\x001750\x00', 'latin1')), 0n);
+  assert.equal(readNumeric(Buffer.from('\x00\x00\x00\x00\x00\x00\x000016', 'latin1')), 0n);
+});
+
 test('readNumeric() rejects digits 8 and 9, and text after the number', () => {
   assert.equal(readNumeric(Buffer.from('0000648\0', 'latin1')), null);
   assert.equal(readNumeric(Buffer.from('0644\0abc', 'latin1')), null);

@@ -66,13 +66,18 @@ export function writeNumeric(target: Buffer, offset: number, fieldBytes: number,
 /**
  * A numeric field's value, or null when it is neither base-256 nor octal. Octal may have leading
  * spaces and ends at the first space or NUL; a field of only NULs and spaces is 0 (old writers
- * leave device numbers of a regular file empty).
+ * leave device numbers of a regular file empty, a Java archiver writes an unknown uid as blanks).
+ * As GNU tar 1.34's from_header(): one leading NUL is skipped ("buggy tar of unknown vintage,
+ * which outputs leading NUL if the previous field overflows"), so "\0" and eleven digits fill a
+ * size field; a second NUL where the digits belong ends the number there, at 0, and the rest of
+ * the field is not read (bsdtar reads such a field as 0 too).
  */
 export function readNumeric(field: Buffer): bigint | null {
   const first = field[0];
   if (first === undefined) return null;
   if ((first & 0x80) !== 0) return readBase256(field);
-  let index = 0;
+  let index = first === 0 ? 1 : 0;
+  if (index < field.length && field[index] === 0) return 0n;
   while (index < field.length && field[index] === 0x20) index++;
   let value = 0n;
   let digitCount = 0;

@@ -4,13 +4,14 @@
  * of the same key. As POSIX says, an empty value removes a field (the ustar header's value then
  * counts again), except for an xattr, whose value may be empty. Keys this reader does not know
  * (comment, charset, SCHILY.dev, LIBARCHIVE.creationtime...) are skipped (rule D3).
- * Pure codec; a value that does not parse is HOLDFAST_FORMAT_INVALID.
+ * Pure codec; a value that does not parse is HOLDFAST_FORMAT_INVALID, except a time followed by
+ * garbage, which is read as GNU tar and bsdtar read it, with a warning in `warnings`.
  */
 import type { ErrorContext } from '../../errors/holdfast-error.js';
 import { holdfastError } from '../../errors/holdfast-error.js';
 import type { Extent } from '../entry.js';
 import { checkTarLimit } from './limits.js';
-import { parsePaxDecimal, parsePaxTime, type PaxRecord, type PaxTime } from './pax.js';
+import { parsePaxDecimal, parsePaxTime, parsePaxTimeBeforeGarbage, type PaxRecord, type PaxTime } from './pax.js';
 import { xattrFromPax } from './xattr-names.js';
 
 export interface SparseAttributes {
@@ -43,6 +44,8 @@ export interface PaxAttributes {
   aclAccessText: string | null;
   aclDefaultText: string | null;
   sparse: SparseAttributes;
+  /** What was read leniently, for the caller to report with the entry's name. */
+  warnings: string[];
 }
 
 /** Folds a 'g' header's records into the archive's global records. */
@@ -87,6 +90,7 @@ export function collectPaxAttributes(global: ReadonlyMap<string, Buffer>, local:
     aclAccessText: null,
     aclDefaultText: null,
     sparse: { major: null, minor: null, name: null, realSizeBytes: null, mapText: null, pairs: [] },
+    warnings: [],
   };
   const state = { pendingOffset: null as number | null };
   for (const [key, value] of global) applyRecord(attributes, { key, value }, state, context);
@@ -104,6 +108,17 @@ function decimal(record: PaxRecord, context: ErrorContext): bigint {
   return number;
 }
 
+function time(record: PaxRecord, warnings: string[], context: ErrorContext): PaxTime {
+  const text = record.value.toString('latin1');
+  const exact = parsePaxTime(text);
+  if (exact !== null) return exact;
+  const lenient = parsePaxTimeBeforeGarbage(text);
+  if (lenient === null) throw invalidValue(record, 'not a time in seconds', context);
+  const number = text.slice(0, text.length - lenient.garbage.length);
+  warnings.push(`pax record ${record.key} has ${JSON.stringify(text.slice(0, 40))}: read as ${number}, the ${JSON.stringify(lenient.garbage.slice(0, 20))} after it ignored, as GNU tar and bsdtar do`);
+  return lenient.time;
+}
+
 function applyRecord(attributes: PaxAttributes, record: PaxRecord, state: { pendingOffset: number | null }, context: ErrorContext): void {
   const { key, value } = record;
   const empty = value.length === 0;
@@ -112,11 +127,8 @@ function applyRecord(attributes: PaxAttributes, record: PaxRecord, state: { pend
   const timeField = timeFields[key];
   if (bytesField !== undefined) attributes[bytesField] = empty ? null : value;
   else if (numberField !== undefined) attributes[numberField] = empty ? null : decimal(record, context);
-  else if (timeField !== undefined) {
-    const time = empty ? null : parsePaxTime(value.toString('latin1'));
-    if (!empty && time === null) throw invalidValue(record, 'not a time in seconds', context);
-    attributes[timeField] = time;
-  } else if (key === 'SCHILY.acl.access') attributes.aclAccessText = empty ? null : value.toString('utf8');
+  else if (timeField !== undefined) attributes[timeField] = empty ? null : time(record, attributes.warnings, context);
+  else if (key === 'SCHILY.acl.access') attributes.aclAccessText = empty ? null : value.toString('utf8');
   else if (key === 'SCHILY.acl.default') attributes.aclDefaultText = empty ? null : value.toString('utf8');
   else if (key.startsWith('GNU.sparse.')) state.pendingOffset = applySparse(attributes.sparse, record, state.pendingOffset, context);
   else {

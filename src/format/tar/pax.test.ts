@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodePaxRecords, encodePaxRecords, encodePaxTime, libarchivePaxTimeNs, parsePaxTime, paxRecordBytes, paxTimeNs } from './pax.js';
+import { decodePaxRecords, encodePaxRecords, encodePaxTime, libarchivePaxTimeNs, parsePaxTime, parsePaxTimeBeforeGarbage, paxRecordBytes, paxTimeNs } from './pax.js';
 
 const context = { operation: 'read tar archive', path: 'tree/file' };
 
@@ -82,4 +82,14 @@ test('parsePaxTime() keeps nine fraction digits and rejects what is not a number
   assert.equal(parsePaxTime('1e9'), null);
   assert.equal(parsePaxTime(''), null);
   assert.equal(parsePaxTime('--1'), null);
+});
+
+test('parsePaxTimeBeforeGarbage() reads the number before garbage, as GNU tar and bsdtar do, and nothing without a number', () => {
+  const read = parsePaxTimeBeforeGarbage('1748089464.951928467a');
+  assert.equal(read === null ? null : paxTimeNs(read.time), 1748089464_951928467n);
+  assert.equal(read?.garbage, 'a');
+  assert.equal(parsePaxTimeBeforeGarbage('12 x')?.garbage, ' x');
+  assert.equal(parsePaxTimeBeforeGarbage('a12'), null);
+  assert.equal(parsePaxTimeBeforeGarbage('1.5.3')?.garbage, '.3');
+  assert.equal(parsePaxTimeBeforeGarbage('12'), null);
 });

@@ -115,6 +115,18 @@ export function parsePaxTime(text: string): PaxTime | null {
   return { negative: match[1] === '-', wholeSeconds: BigInt(match[2]!), fractionNs: BigInt(fractionDigits) };
 }
 
+/**
+ * A time followed by bytes that are no part of it ("1748089464.951928467a", as some writer left
+ * it): GNU tar 1.34 and bsdtar 3.6 read the number and ignore the rest, silently. The time and
+ * the rest, or null when the value does not open with a number (both tools drop such a record).
+ */
+export function parsePaxTimeBeforeGarbage(text: string): { time: PaxTime; garbage: string } | null {
+  const number = /^-?[0-9]+(?:\.[0-9]*)?/.exec(text)?.[0];
+  if (number === undefined || number.length === text.length) return null;
+  const time = parsePaxTime(number);
+  return time === null ? null : { time, garbage: text.slice(number.length) };
+}
+
 /** The value as POSIX defines it: a signed decimal number of seconds. */
 export function paxTimeNs(time: PaxTime): bigint {
   const magnitude = time.wholeSeconds * billion + time.fractionNs;
