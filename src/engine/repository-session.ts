@@ -68,6 +68,8 @@ const unwritableCodes = ['EROFS', 'EACCES', 'EPERM'] as const;
 
 const bufferBytes = 1024 * 1024;
 const buffersMax = 64;
+/** Pack files a session keeps open for ranged reads (restore, dump, check): few, a descriptor each. */
+const packFilesOpenMax = 16;
 
 async function takeLock(repository: Repository, options: SessionOptions, signal: AbortSignal): Promise<RepositoryLock | null> {
   if (options.lock === undefined || options.lock === null) return null;
@@ -92,8 +94,9 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
     recorder: options.recorder,
     signal,
   });
+  // A restore reads blob after blob from a few packs: they stay open between reads.
+  const backend = new LocalBackend(io, options.location, pool, { packFilesOpenMax });
   try {
-    const backend = new LocalBackend(io, options.location, pool);
     const repository = options.create === undefined ? await Repository.open(backend, options.password, { workers }) : await Repository.init(backend, options.password, { ...options.create, workers });
     signal.throwIfAborted();
     const lock = await takeLock(repository, options, signal);
@@ -110,6 +113,7 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
       await lock?.release();
     }
   } finally {
+    await backend.close();
     await workers.close();
   }
 }

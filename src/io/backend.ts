@@ -18,6 +18,9 @@ import type { FilePath } from '../base/file-path.js';
 import type { Descriptor } from './descriptor.js';
 import type { AccessMode, HandleKind, HandleModes } from './handle-kind.js';
 import type { HandleReleaser } from './handle.js';
+import type { FileStat } from './file-stat.js';
+
+export type { FileStat };
 
 export interface OpenFlags {
   access: AccessMode;
@@ -36,26 +39,6 @@ export interface Opened {
   modes: HandleModes;
   /** fstat() of the descriptor as it was opened, where the backend took it to learn the kind. */
   stat?: FileStat;
-}
-
-export interface FileStat {
-  kind: HandleKind;
-  sizeBytes: number;
-  /** Permission and special bits (setuid, setgid, sticky): st_mode & 0o7777. */
-  mode: number;
-  uid: number;
-  gid: number;
-  device: bigint;
-  inode: bigint;
-  linkCount: number;
-  /** 512-byte blocks allocated: what holes save. */
-  blocks: number;
-  atimeNs: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  /** The device a character or block special file stands for (st_rdev); 0 otherwise. */
-  deviceMajor: number;
-  deviceMinor: number;
 }
 
 /** The kinds of special file mknod() makes. */

@@ -15,7 +15,7 @@
 import { assert } from '../base/assert.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import type { Descriptor } from './descriptor.js';
-import type { FileStat } from './backend.js';
+import type { FileStat } from './file-stat.js';
 import type { HandleKind, HandleModes } from './handle-kind.js';
 
 export type Ownership = 'owned' | 'borrowed';

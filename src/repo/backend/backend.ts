@@ -71,6 +71,8 @@ export interface Backend {
    * caller that then loads a listed file must take ENOENT as "gone", not as damage.
    */
   list(kind: FileKind): Promise<StoredFile[]>;
+  /** Releases what the backend keeps between calls (open files); it is not used after. */
+  close(): Promise<void>;
   /**
    * The names at the top of the location (files and directories, temporary ones included), to
    * tell an empty place from a foreign one before a repository is made or opened there; [] when

@@ -17,6 +17,7 @@ import type { BufferPool } from '../../io/buffer-pool.js';
 import type { Handle } from '../../io/handle.js';
 import type { Io } from '../../io/io.js';
 import { readOnce, writeAll } from '../../io/transfer.js';
+import { OpenPackFiles } from './open-pack-files.js';
 import { fileKinds, wholeFileBytesMax, type Backend, type ByteRange, type FileKind, type SaveOptions, type StoredFile } from './backend.js';
 
 const namePattern = /^[0-9a-f]{64}$/;
@@ -27,11 +28,23 @@ export class LocalBackend implements Backend {
   readonly #io: Io;
   readonly #pool: BufferPool;
 
-  /** `pool` lends the buffers that bytes pass through on their way to and from the files. */
-  constructor(io: Io, location: string, pool: BufferPool) {
+  /** Null unless asked for: then close() must be called. */
+  readonly #packFiles: OpenPackFiles | null;
+
+  /**
+   * `pool` lends the buffers that bytes pass through on their way to and from the files. With
+   * `packFilesOpenMax`, ranged reads of packs keep up to that many pack files open between reads
+   * (open-pack-files.ts) until close().
+   */
+  constructor(io: Io, location: string, pool: BufferPool, options: { packFilesOpenMax?: number } = {}) {
     this.#io = io;
     this.location = location.replace(/\/+$/, '') || '/';
     this.#pool = pool;
+    this.#packFiles = options.packFilesOpenMax === undefined ? null : new OpenPackFiles(io, options.packFilesOpenMax, (handle, offset, length) => this.#readBytes(handle, offset, length));
+  }
+
+  async close(): Promise<void> {
+    await this.#packFiles?.close();
   }
 
   async create(): Promise<void> {
@@ -92,6 +105,7 @@ export class LocalBackend implements Backend {
 
   async load(kind: FileKind, name: string, range?: ByteRange): Promise<Buffer> {
     const path = this.#path(kind, name);
+    if (this.#packFiles !== null && kind === 'data' && range !== undefined) return this.#packFiles.read(path, range);
     const handle = await this.#io.openFile(path);
     try {
       // Files in a repository never change once saved: their size at open is their size.
