@@ -18,7 +18,7 @@
  * finish() still sets what is due on the directories restored so far.
  */
 import { displayPath } from '../base/file-path.js';
-import { holdfastError } from '../errors/holdfast-error.js';
+import { holdfastError, isErrorCode } from '../errors/holdfast-error.js';
 import { aclXattrNames, encodeAclXattr } from '../format/acl-xattr.js';
 import { entryDataBytes, type EntryHeader, type Extent } from '../format/entry.js';
 import type { BufferPool, Lease } from '../io/buffer-pool.js';
@@ -110,9 +110,16 @@ export class Restorer implements EntrySink {
       }
       if (placed.hadLeadingSlash) this.#warn(name, 'removed the leading "/" from the name');
       await this.#safe.withParent(placed, true, async (directory) => {
-        const existingDirectoryKept = await this.#safe.clearFinal(directory, placed, header.type === 'directory');
         this.#restoredNonDirectories.delete(placed.key);
-        await this.#create(directory, placed, header, existingDirectoryKept);
+        // Made at once (every create is exclusive); only a name that is taken is looked at and
+        // cleared: into an empty target that saves a stat per entry (issue 17).
+        try {
+          await this.#create(directory, placed, header, false);
+        } catch (error) {
+          if (!isErrorCode(error, 'EEXIST')) throw error;
+          const existingDirectoryKept = await this.#safe.clearFinal(directory, placed, header.type === 'directory');
+          await this.#create(directory, placed, header, existingDirectoryKept);
+        }
       });
     } catch (error) {
       this.#refuse(name, error as Error);
