@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Data set for bench/repo-backup.ts (not a test): made from a seed, byte for byte the same each time.
 
-    make-dataset.py generate --dir DATA [--seed N] [--scale X]
-    make-dataset.py change   --dir DATA [--seed N] [--scale X]
+    make-dataset.py generate --dir DATA [--seed N] [--scale X] [--layout standard|small-files]
+    make-dataset.py change   --dir DATA [--seed N] [--scale X] [--layout standard|small-files]
 
 `generate` makes DATA, which must not exist, and `change` applies the "1% change" to a DATA that
-`generate` made with the same seed and scale. Each prints one JSON line describing what it did.
+`generate` made with the same seed, scale and layout. Each prints one JSON line describing what it
+did. The two layouts draw from separate code paths, so adding one never changes the other's bytes.
 
-Layout at scale 1 (sizes and counts scale linearly; the 8 large files and 3 sparse extents do not
-change in number):
+Layout "standard" (the default) at scale 1 (sizes and counts scale linearly; the 8 large files and
+3 sparse extents do not change in number):
 - large/big-{0..7}.bin: 8 files of 100 MiB of seeded random bytes (incompressible, unique).
 - text/g{00..04}/d{0..9}/t{00000..04999}.txt: 5,000 text files of 1-30 KiB in 50 directories:
   lines of generated words, compressible (restic and borg store the 75 MiB in about 40 MiB).
@@ -29,6 +30,19 @@ from the seed:
   mtime (content unchanged), 15% new text files are created, the remainder of text files deleted.
 Every changed file and every directory whose entries changed gets the same fixed "change" mtime,
 one day after the data set's, so the changed tree is deterministic too.
+
+Layout "small-files" at scale 1 (counts scale linearly: 1,000,000 files in 28,000 directories at
+scale 10), for the per-file costs that the standard layout's large files hide:
+- gNNN/dNN/fNNNNNNN.{txt,bin}: 100,000 regular files of 100-3,000 bytes (uniform) in 2,800
+  directories, a 2-level tree of 56 groups of 50 directories (the last group holds the remainder
+  at other scales), about 36 consecutive files a directory. Files alternate within a directory:
+  even numbers are .txt (lines of generated words, compressible, as in text/ above), odd numbers
+  are .bin (seeded random bytes, incompressible). About 148 MiB of data, about 400 MiB on disk
+  (every file takes at least one 4 KiB block). No duplicates, no sparse file.
+Modes and mtimes are fixed as in the standard layout. The 1% change is 1% of the files by count
+(1,000 at scale 1, at least 5), chosen from the seed: 40% get 100-1,000 bytes of their own kind
+appended, 30% only a new mtime, 15% new files (of 100-3,000 bytes, alternating kinds) are created
+in seeded directories, the remainder are deleted; the change mtime as above.
 """
 
 import argparse
@@ -65,6 +79,14 @@ CHANGE_REGION_BYTES = 4 * KIBIBYTE
 CHANGE_APPEND_BYTES_MIN = 1 * KIBIBYTE
 CHANGE_APPEND_BYTES_MAX = 4 * KIBIBYTE
 SCALE_MAX = 16
+SMALL_FILE_COUNT = 100_000
+SMALL_FILE_BYTES_MIN = 100
+SMALL_FILE_BYTES_MAX = 3_000
+SMALL_DIRECTORY_COUNT = 2_800
+SMALL_DIRECTORIES_PER_GROUP = 50
+SMALL_CHANGE_APPEND_BYTES_MIN = 100
+SMALL_CHANGE_APPEND_BYTES_MAX = 1_000
+LAYOUTS = ("standard", "small-files")
 
 # 2024-01-01T00:00:00Z; the change step uses one day later.
 BASE_MTIME_NS = 1_704_067_200 * 1_000_000_000
@@ -224,17 +246,108 @@ def change(root, seed, scale):
     }
 
 
+def small_directories(scale):
+    """The small-files directories, relative to DATA: 2,800 at scale 1 in groups of 50, at least 1."""
+    count = max(1, round(SMALL_DIRECTORY_COUNT * scale))
+    return [f"g{index // SMALL_DIRECTORIES_PER_GROUP:03d}/d{index % SMALL_DIRECTORIES_PER_GROUP:02d}" for index in range(count)]
+
+
+def small_content(index, size_bytes, make_text, rng):
+    """Even file numbers get compressible text, odd ones random bytes: returns (extension, bytes)."""
+    if index % 2 == 0:
+        return "txt", make_text(size_bytes)
+    return "bin", rng.randbytes(size_bytes)
+
+
+def write_file(root, relative_path, content, mode, mtime_ns):
+    with open(os.path.join(root, relative_path), "wb") as file:
+        file.write(content)
+    set_metadata(root, relative_path, mode, mtime_ns)
+
+
+def generate_small_files(root, seed, scale):
+    if os.path.exists(root):
+        sys.exit(f"Cannot generate the data set: {root} exists (move it away first)")
+    rng = random.Random(seed)
+    make_text = text_maker(rng)
+    directories = small_directories(scale)
+    for directory in directories:
+        os.makedirs(os.path.join(root, directory))
+    file_count = max(1, round(SMALL_FILE_COUNT * scale))
+    data_bytes = 0
+    for index in range(file_count):
+        # Consecutive numbers share a directory, so each directory holds both kinds of file.
+        directory = directories[index * len(directories) // file_count]
+        extension, content = small_content(index, rng.randint(SMALL_FILE_BYTES_MIN, SMALL_FILE_BYTES_MAX), make_text, rng)
+        write_file(root, f"{directory}/f{index:07d}.{extension}", content, FILE_MODES[index // 3 % len(FILE_MODES)], BASE_MTIME_NS + index * 1_000_000_000)
+        data_bytes += len(content)
+    set_directory_metadata(root, BASE_MTIME_NS)
+    return {"action": "generate", "seed": seed, "scale": scale, "fileCount": file_count, "directoryCount": len(directories), "dataBytes": data_bytes}
+
+
+def change_small_files(root, seed, scale):
+    rng = random.Random(seed ^ 0xC4A96E)
+    make_text = text_maker(rng)
+    regular_files = sorted(os.path.relpath(os.path.join(path, name), root) for path, _, names in os.walk(root) for name in names)
+    changed_count = max(CHANGE_FILE_COUNT_MIN, round(len(regular_files) * CHANGE_FRACTION))
+    append_count = round(changed_count * 0.40)
+    touch_count = round(changed_count * 0.30)
+    create_count = round(changed_count * 0.15)
+    delete_count = changed_count - append_count - touch_count - create_count
+    changed_directories = set()
+    written_bytes = 0
+    chosen = rng.sample(regular_files, append_count + touch_count + delete_count)
+    for relative_path in chosen[:append_count]:
+        size_bytes = rng.randint(SMALL_CHANGE_APPEND_BYTES_MIN, SMALL_CHANGE_APPEND_BYTES_MAX)
+        appended = make_text(size_bytes) if relative_path.endswith(".txt") else rng.randbytes(size_bytes)
+        with open(os.path.join(root, relative_path), "ab") as file:
+            file.write(appended)
+        written_bytes += len(appended)
+    for relative_path in chosen[: append_count + touch_count]:
+        os.utime(os.path.join(root, relative_path), ns=(CHANGE_MTIME_NS, CHANGE_MTIME_NS))
+    for relative_path in chosen[append_count + touch_count :]:
+        os.remove(os.path.join(root, relative_path))
+        changed_directories.add(os.path.dirname(relative_path))
+    directories = small_directories(scale)
+    for index in range(create_count):
+        directory = directories[rng.randrange(len(directories))]
+        extension, content = small_content(index, rng.randint(SMALL_FILE_BYTES_MIN, SMALL_FILE_BYTES_MAX), make_text, rng)
+        write_file(root, f"{directory}/new-{index:05d}.{extension}", content, 0o644, CHANGE_MTIME_NS)
+        written_bytes += len(content)
+        changed_directories.add(directory)
+    set_directory_metadata(root, CHANGE_MTIME_NS, only=changed_directories)
+    return {
+        "action": "change",
+        "fileCountBefore": len(regular_files),
+        "changedFileCount": changed_count,
+        "appendedCount": append_count,
+        "touchedCount": touch_count,
+        "createdCount": create_count,
+        "deletedCount": delete_count,
+        "writtenBytes": written_bytes,
+    }
+
+
+ACTIONS = {
+    ("standard", "generate"): generate,
+    ("standard", "change"): change,
+    ("small-files", "generate"): generate_small_files,
+    ("small-files", "change"): change_small_files,
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description="Seeded data set for bench/repo-backup.ts")
     parser.add_argument("action", choices=("generate", "change"))
     parser.add_argument("--dir", required=True)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--layout", choices=LAYOUTS, default="standard")
     arguments = parser.parse_args()
     if not 0 < arguments.scale <= SCALE_MAX:
         sys.exit(f"Cannot use scale {arguments.scale}: expected a number above 0, up to {SCALE_MAX}")
-    action = generate if arguments.action == "generate" else change
-    print(json.dumps(action(arguments.dir, arguments.seed, arguments.scale)))
+    action = ACTIONS[(arguments.layout, arguments.action)]
+    print(json.dumps({"layout": arguments.layout, **action(arguments.dir, arguments.seed, arguments.scale)}))
 
 
 if __name__ == "__main__":
