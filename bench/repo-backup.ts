@@ -5,9 +5,11 @@
  * faster peer on every step, and its repository within 5% of restic's after every backup.
  *
  * How it measures:
- * - The data set (about 1 GiB at scale 1: 8 random files of 100 MiB, 5,000 text files of 1-30 KiB
- *   in 50 directories, a copy of one large file, 300 copied text files, a sparse file of 1 GiB
- *   apparent size with three 8 MiB extents) comes from bench/make-dataset.py and a fixed seed.
+ * - The data set comes from bench/make-dataset.py and a fixed seed, in one of two layouts
+ *   (--dataset): "standard" (about 1 GiB at scale 1: 8 random files of 100 MiB, 5,000 text files
+ *   of 1-30 KiB in 50 directories, a copy of one large file, 300 copied text files, a sparse file
+ *   of 1 GiB apparent size with three 8 MiB extents) or "small-files" (100,000 files of 100-3,000
+ *   bytes, half text and half random bytes, in 2,800 directories: per-file costs, not bytes).
  * - Tool by tool: the data set is made again from the seed, then init (not timed), first backup,
  *   no-change backup, the "1% change" (1% of the files by count, also from the seed), 1%-change
  *   backup, restore of the latest snapshot into an empty directory, check --read-data. So every
@@ -27,8 +29,9 @@
  * - A tool that fails (holdfast, while its repository verbs are being written) gets its exit
  *   status and the tail of its stderr printed; the other tools still run.
  *
- * Run:  npm run build && node --import tsx bench/repo-backup.ts [--scale 1] [--runs 1] [--tools holdfast,restic,borg]
- * or the same through HOLDFAST_BENCH_SCALE, HOLDFAST_BENCH_RUNS, HOLDFAST_BENCH_TOOLS (argv wins);
+ * Run:  npm run build && node --import tsx bench/repo-backup.ts [--dataset standard] [--scale 1] [--runs 1] [--tools holdfast,restic,borg]
+ * or the same through HOLDFAST_BENCH_DATASET, HOLDFAST_BENCH_SCALE, HOLDFAST_BENCH_RUNS,
+ * HOLDFAST_BENCH_TOOLS (argv wins);
  * the directory is HOLDFAST_BENCH_DIR (default /tmp/holdfast-repo-bench). Results are printed as
  * markdown tables and written to <directory>/results.json. Exits 1 when a command or a check
  * fails, never on the numbers.
@@ -40,6 +43,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtCliWarning, commandOutput, directoryBytes, machineFacts, median, ratio, row, runTimed, type CommandResult, type Measurement } from './measure.js';
+import { datasetShapes, describeChange, describeGenerated, parseDatasetName, type DatasetName, type DatasetShape } from './repo-dataset.js';
 
 const kibibyte = 1024;
 const mebibyte = 1024 * kibibyte;
@@ -47,10 +51,9 @@ const gibibyte = 1024 * mebibyte;
 const goalWallRatioMax = 1;
 const goalSizeRatioMax = 1.05;
 const datasetSeed = 0x5eed0b4c;
-/** A generous estimate of the data set's bytes at scale 1 (it holds about 1,010 MiB). */
-const datasetBytesPerScale = 1.1 * gibibyte;
-const sparseApparentBytesPerScale = 1 * gibibyte;
 const spareBytes = 2 * gibibyte;
+/** Inodes left free beside the trees': repositories, caches, logs. */
+const spareInodeCount = 100_000;
 const scaleMax = 16;
 const runsMax = 25;
 const hashChunkBytes = 1 * mebibyte;
@@ -68,6 +71,7 @@ const datasetScript = fileURLToPath(new URL('./make-dataset.py', import.meta.url
 
 interface Settings {
   directory: string;
+  dataset: DatasetName;
   scale: number;
   runCount: number;
   tools: ToolName[];
@@ -152,8 +156,9 @@ const failures: string[] = [];
 // ---------------------------------------------------------------- settings
 
 function readSettings(): Settings {
-  const { values } = parseArgs({ options: { scale: { type: 'string' }, runs: { type: 'string' }, tools: { type: 'string' } } });
+  const { values } = parseArgs({ options: { dataset: { type: 'string' }, scale: { type: 'string' }, runs: { type: 'string' }, tools: { type: 'string' } } });
   const env = process.env;
+  const dataset = parseDatasetName(values.dataset ?? env['HOLDFAST_BENCH_DATASET'] ?? 'standard');
   const scale = Number(values.scale ?? env['HOLDFAST_BENCH_SCALE'] ?? '1');
   if (!Number.isFinite(scale) || scale <= 0 || scale > scaleMax) throw new Error(`Cannot use scale ${scale}: expected a number above 0, up to ${scaleMax}`);
   const runCount = Number(values.runs ?? env['HOLDFAST_BENCH_RUNS'] ?? '1');
@@ -163,7 +168,7 @@ function readSettings(): Settings {
     if (!toolNames.includes(name as ToolName)) throw new Error(`Cannot use tool "${name}": expected some of ${toolNames.join(', ')}`);
   }
   const dropCaches = env['HOLDFAST_BENCH_DROP_CACHES'] === '1';
-  return { directory: resolve(env['HOLDFAST_BENCH_DIR'] ?? '/tmp/holdfast-repo-bench'), scale, runCount, tools: tools as ToolName[], dropCaches };
+  return { directory: resolve(env['HOLDFAST_BENCH_DIR'] ?? '/tmp/holdfast-repo-bench'), dataset, scale, runCount, tools: tools as ToolName[], dropCaches };
 }
 
 function workPaths(settings: Settings): Work {
@@ -178,14 +183,22 @@ function moveToTrash(work: Work, path: string): void {
   fs.renameSync(path, join(work.trash, `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`));
 }
 
+/** Nothing is deleted before the end, so every tool and run needs room of its own, in bytes and inodes. */
 function checkSpace(work: Work, settings: Settings): void {
   const space = fs.statfsSync(work.directory);
+  const shape = datasetShapes[settings.dataset];
+  const toolRunCount = settings.tools.length * settings.runCount;
   // Per tool and run: the data set, the repository, the restored tree (the sparse file maybe filled).
-  const perToolBytes = settings.scale * (3 * datasetBytesPerScale + sparseApparentBytesPerScale);
-  const neededBytes = settings.tools.length * settings.runCount * perToolBytes + spareBytes;
+  const neededBytes = toolRunCount * settings.scale * (2 * shape.treeBytesPerScale + shape.repositoryBytesPerScale + shape.sparseApparentBytesPerScale) + spareBytes;
   const freeBytes = space.bavail * space.bsize;
   if (freeBytes < neededBytes) {
     throw new Error(`Cannot run in ${work.directory}: it needs about ${(neededBytes / gibibyte).toFixed(1)} GiB and ${(freeBytes / gibibyte).toFixed(1)} GiB are free; lower HOLDFAST_BENCH_RUNS or HOLDFAST_BENCH_SCALE`);
+  }
+  // Per tool and run: an inode for every entry of the data set and of the restored tree. Some file
+  // systems (btrfs) have no fixed inode count and report 0.
+  const neededInodeCount = Math.ceil(toolRunCount * settings.scale * 2 * shape.entriesPerScale) + spareInodeCount;
+  if (space.files > 0 && space.ffree < neededInodeCount) {
+    throw new Error(`Cannot run in ${work.directory}: it needs about ${neededInodeCount} inodes and ${space.ffree} are free; lower HOLDFAST_BENCH_RUNS or HOLDFAST_BENCH_SCALE`);
   }
 }
 
@@ -260,7 +273,8 @@ function reportFailure(tool: ToolName, what: string, result: CommandResult): voi
 // ---------------------------------------------------------------- data set and manifests
 
 function runDatasetScript(work: Work, settings: Settings, action: 'generate' | 'change'): Record<string, unknown> {
-  const child = spawnSync('python3', [datasetScript, action, '--dir', work.data, '--seed', String(datasetSeed), '--scale', String(settings.scale)], { encoding: 'utf8' });
+  const argv = [datasetScript, action, '--dir', work.data, '--seed', String(datasetSeed), '--scale', String(settings.scale), '--layout', settings.dataset];
+  const child = spawnSync('python3', argv, { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`Cannot ${action} the data set (exit ${child.status ?? child.signal}): ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
 }
@@ -313,10 +327,10 @@ function checkSameData(reference: Reference, key: 'generatedDigest' | 'changedDi
   else if (known !== digest) failures.push(`${tool} saw a different data set (${key} ${digest.slice(0, 16)}, expected ${known.slice(0, 16)})`);
 }
 
-/** Where the data set's root landed under the restore target (tools keep all or part of its path). */
-function locateRestoredRoot(target: string, data: string): string | null {
+/** Where the data set's root landed under the restore target (tools keep all or part of its path): the first candidate with every marker of the layout. */
+function locateRestoredRoot(target: string, data: string, shape: DatasetShape): string | null {
   const candidates = [join(target, data.replace(/^\/+/, '')), join(target, 'data'), target];
-  return candidates.find((path) => fs.existsSync(join(path, 'large')) && fs.existsSync(join(path, 'text'))) ?? null;
+  return candidates.find((path) => shape.rootMarkers.every((marker) => fs.existsSync(join(path, marker)))) ?? null;
 }
 
 /** Compares type, mode, size and content (not mtime, only counted) of every entry. */
@@ -395,10 +409,11 @@ function runTool(work: Work, settings: Settings, name: ToolName, run: number, re
   reference.change ??= change;
   const changed = readManifest(work.data);
   checkSameData(reference, 'changedDigest', changed, name);
-  reference.sourceSparseAllocatedBytes ??= changed.get('sparse/disk.img')?.allocatedBytes;
+  const sparsePath = datasetShapes[settings.dataset].sparsePath;
+  if (sparsePath !== undefined) reference.sourceSparseAllocatedBytes ??= changed.get(sparsePath)?.allocatedBytes;
   if (!backup('1%-change backup', 3)) return skipRest('an earlier backup failed');
   const restored = timed('restore', tool.restore(3, paths.restore), 'restore');
-  if (restored.status === 'ok') verifyRestore(work, name, paths, changed, restored, result);
+  if (restored.status === 'ok') verifyRestore(work, datasetShapes[settings.dataset], name, paths, changed, restored, result);
   result.steps.push(restored);
   result.steps.push(timed('check --read-data', tool.check, 'check'));
   result.cacheBytes = directoryBytes(paths.cache);
@@ -406,8 +421,8 @@ function runTool(work: Work, settings: Settings, name: ToolName, run: number, re
 }
 
 /** The restored tree must have the data set's entries, types, modes, sizes and contents. */
-function verifyRestore(work: Work, name: ToolName, paths: ToolPaths, expected: Manifest, step: StepResult, run: ToolRun): void {
-  const root = locateRestoredRoot(paths.restore, work.data);
+function verifyRestore(work: Work, shape: DatasetShape, name: ToolName, paths: ToolPaths, expected: Manifest, step: StepResult, run: ToolRun): void {
+  const root = locateRestoredRoot(paths.restore, work.data, shape);
   if (root === null) {
     step.status = 'failed';
     step.note = `restored tree not found; the target holds: ${fs.readdirSync(paths.restore).slice(0, 10).join(', ')}`;
@@ -416,7 +431,7 @@ function verifyRestore(work: Work, name: ToolName, paths: ToolPaths, expected: M
   }
   const restored = readManifest(root);
   const { mismatches, mtimeDifferenceCount } = compareTrees(expected, restored);
-  run.restoredSparseAllocatedBytes = restored.get('sparse/disk.img')?.allocatedBytes;
+  if (shape.sparsePath !== undefined) run.restoredSparseAllocatedBytes = restored.get(shape.sparsePath)?.allocatedBytes;
   if (mismatches.length > 0) {
     step.status = 'failed';
     step.note = `restored tree differs in ${mismatches.length} entries: ${mismatches.slice(0, mismatchesShownMax).join('; ')}`;
@@ -526,22 +541,26 @@ function printSizeTable(settings: Settings, toolRuns: ToolRun[]): string[] {
 }
 
 function printRestoreFacts(settings: Settings, toolRuns: ToolRun[], reference: Reference): void {
-  const sourceBytes = reference.sourceSparseAllocatedBytes;
+  const sparsePath = datasetShapes[settings.dataset].sparsePath;
   const mib = (bytes: number | undefined): string => (bytes === undefined ? '?' : (bytes / mebibyte).toFixed(1));
-  console.log(`sparse file sparse/disk.img: ${mib(sourceBytes)} MiB allocated in the data set; allocated after restore (median over runs):`);
+  if (sparsePath === undefined) console.log('per tool (median over runs):');
+  else console.log(`sparse file ${sparsePath}: ${mib(reference.sourceSparseAllocatedBytes)} MiB allocated in the data set; allocated after restore (median over runs):`);
   for (const tool of settings.tools) {
     const runs = toolRuns.filter((run) => run.tool === tool);
     const allocated = runs.flatMap((run) => (run.restoredSparseAllocatedBytes === undefined ? [] : [run.restoredSparseAllocatedBytes]));
+    const sparse = sparsePath === undefined ? '' : `sparse file ${allocated.length === 0 ? 'not restored' : `${mib(median(allocated))} MiB allocated`}; `;
     const cache = median(runs.map((run) => run.cacheBytes));
     const notes = runs.map((run) => run.steps.find((step) => step.step === 'restore')?.note).filter((note) => note !== undefined);
-    console.log(`- ${tool}: sparse file ${allocated.length === 0 ? 'not restored' : `${mib(median(allocated))} MiB allocated`}; local cache after the run ${mib(cache)} MiB; restore check: ${notes[0] ?? 'none'}`);
+    console.log(`- ${tool}: ${sparse}local cache after the run ${mib(cache)} MiB; restore check: ${notes[0] ?? 'none'}`);
   }
 }
 
 // ---------------------------------------------------------------- main
 
 function printFacts(settings: Settings, work: Work): void {
-  console.log("holdfast vs restic and borg: backup, no-change backup, 1%-change backup, restore, check --read-data; goal: holdfast at least as fast as the faster peer on every step, repository within 5% of restic's");
+  console.log(
+    `holdfast vs restic and borg on the ${settings.dataset} data set (scale ${settings.scale}): backup, no-change backup, 1%-change backup, restore, check --read-data; goal: holdfast at least as fast as the faster peer on every step, repository within 5% of restic's`,
+  );
   console.log(`machine: ${machineFacts()}`);
   console.log(`versions: ${commandOutput(holdfastBin, ['--version'])}; ${commandOutput('restic', ['version'])}; ${commandOutput('borg', ['--version'])}; ${commandOutput('python3', ['--version'])}; node ${process.version}`);
   if (settings.tools.includes('holdfast')) console.log(`holdfast build: ${builtCliWarning() ?? 'dist/ is newer than src/'}`);
@@ -556,19 +575,12 @@ function printFacts(settings: Settings, work: Work): void {
   console.log('');
 }
 
-function printDataset(reference: Reference): void {
+function printDataset(settings: Settings, reference: Reference): void {
   const generated = reference.generated ?? {};
-  const change = reference.change ?? {};
-  const sparse = (generated['sparse'] ?? {}) as Record<string, number>;
   console.log(
-    `data set: seed 0x${datasetSeed.toString(16)}, scale ${String(generated['scale'])}: ${String(generated['fileCount'])} files, ${((Number(generated['dataBytes']) || 0) / mebibyte).toFixed(0)} MiB of data ` +
-      `(a sparse file of ${((sparse['apparentBytes'] ?? 0) / mebibyte).toFixed(0)} MiB apparent with ${String(sparse['extentCount'])} extents of ${((sparse['extentBytes'] ?? 0) / mebibyte).toFixed(1)} MiB); digest ${reference.generatedDigest?.slice(0, 16) ?? '?'} for every tool`,
+    `data set ${settings.dataset}: seed 0x${datasetSeed.toString(16)}, scale ${String(generated['scale'])}: ${describeGenerated(settings.dataset, generated)}; digest ${reference.generatedDigest?.slice(0, 16) ?? '?'} for every tool`,
   );
-  console.log(
-    `1% change, 1% of the files by count: ${String(change['changedFileCount'])} of ${String(change['fileCountBefore'])} files: ${String(change['largeRewrittenCount'])} large files with a ${String(change['regionBytes'])}-byte region rewritten, ` +
-      `${String(change['appendedCount'])} text files appended to, ${String(change['touchedCount'])} touched (mtime only), ${String(change['createdCount'])} created, ${String(change['deletedCount'])} deleted; ` +
-      `${((Number(change['writtenBytes']) || 0) / kibibyte).toFixed(0)} KiB written; digest ${reference.changedDigest?.slice(0, 16) ?? '?'} for every tool`,
-  );
+  console.log(`1% change, 1% of the files by count: ${describeChange(settings.dataset, reference.change ?? {})}; digest ${reference.changedDigest?.slice(0, 16) ?? '?'} for every tool`);
   console.log('');
 }
 
@@ -598,7 +610,7 @@ function main(): void {
     if (run.initExit !== '0') failures.push(`${run.tool} run ${run.run}: init failed (exit ${run.initExit}); logs in ${join(work.logs, `run-${run.run}`, run.tool)}`);
   }
   console.log('');
-  printDataset(reference);
+  printDataset(settings, reference);
   const stepVerdicts = printStepTable(settings, toolRuns);
   console.log('');
   const sizeVerdicts = printSizeTable(settings, toolRuns);
