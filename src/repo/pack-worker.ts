@@ -32,6 +32,20 @@ export interface SealBatchResult {
   stored: ArrayBuffer[];
 }
 
+/** Neighbouring blobs of one pack, read as one range (blob-loads.ts) and opened in one job. */
+export interface OpenBatchJob {
+  encryptionKey: Uint8Array;
+  idKey: Uint8Array;
+  /** The pack's bytes from the first blob's offset to the last blob's end. */
+  stored: ArrayBuffer;
+  blobs: { id: Uint8Array; offsetBytes: number; storedBytes: number; rawBytes: number; name: string }[];
+}
+
+export interface OpenBatchResult {
+  /** In the order of the job's blobs. */
+  plaintexts: ArrayBuffer[];
+}
+
 export interface OpenJob {
   encryptionKey: Uint8Array;
   idKey: Uint8Array;
@@ -56,6 +70,13 @@ serveJobs({
     const stored = job.blobs.map((blob) => transferableBuffer(sealBlobWithId(key, Buffer.from(blob.id), Buffer.from(blob.plaintext)).stored));
     const result: SealBatchResult = { stored };
     return { result, transfer: stored };
+  },
+  openBatch: (payload) => {
+    const job = payload as OpenBatchJob;
+    const keys = { encryptionKey: Buffer.from(job.encryptionKey), idKey: Buffer.from(job.idKey) };
+    const plaintexts = job.blobs.map((blob) => transferableBuffer(openBlob(keys, blob.id, new Uint8Array(job.stored, blob.offsetBytes, blob.storedBytes), blob.rawBytes, { operation: 'load blob', path: blob.name })));
+    const result: OpenBatchResult = { plaintexts };
+    return { result, transfer: plaintexts };
   },
   open: (payload) => {
     const job = payload as OpenJob;
