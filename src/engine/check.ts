@@ -20,6 +20,7 @@ import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
 import { readKeyFileSummary } from '../repo/key-file.js';
+import { openTogether } from '../repo/blob-loads.js';
 import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { shownEntryPath } from './snapshot-paths.js';
@@ -60,6 +61,9 @@ export interface CheckSummary {
 const damagedFilesListedMax = 10_000;
 /** Blobs of one pack being opened on the workers at a time (the pool queues them). */
 const blobsOpenedAtOnceMax = 256;
+/** Neighbouring blobs opened by one worker job, and how far apart they may lie. */
+const blobsPerJobMax = 32;
+const gapBytesMax = 64 * 1024;
 
 export async function checkRepository(repository: Repository, options: CheckOptions): Promise<CheckSummary> {
   const summary: CheckSummary = { indexFiles: 0, packs: 0, packsRead: 0, blobsRead: 0, snapshots: 0, keyFiles: 0, problems: 0, unreferencedPacks: 0, damagedSnapshots: [], damagedFiles: [] };
@@ -127,20 +131,12 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
       // In slices: a pack of 100,000 tiny blobs must not be 100,000 jobs (and copies) at once.
       for (let first = 0; first < blobs.length; first += blobsOpenedAtOnceMax) {
         const slice = blobs.slice(first, first + blobsOpenedAtOnceMax);
-        const results = await Promise.allSettled(
-          slice.map(async (blob) => {
-            const storedBytes = Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes));
-            await repository.openStoredBlob(blob.id, storedBytes, blob.rawBytes, `${subject} blob ${blob.id.toString('hex').slice(0, 16)}`);
-          }),
-        );
-        results.forEach((result, position) => {
-          summary.blobsRead++;
-          if (result.status === 'rejected') {
-            const blob = slice[position]!;
-            markBlob(index, blob.id);
-            report(`${subject} blob ${blob.id.toString('hex').slice(0, 16)}`, (result.reason as Error).message);
-          }
-        });
+        const failures = await Promise.all(neighbourGroups(slice).map((group) => openGroup(repository, name, bytes, group)));
+        for (const [blob, error] of failures.flat()) {
+          markBlob(index, blob.id);
+          report(`${subject} blob ${blob.id.toString('hex').slice(0, 16)}`, error.message);
+        }
+        summary.blobsRead += slice.length;
       }
     } catch (error) {
       readOnce.add(name);
@@ -152,6 +148,46 @@ async function readPacks(repository: Repository, index: CheckIndex, stored: Map<
     if (selected.has(name)) await read(name, blobs);
   });
   for (const name of names) if (!index.packNumbers.has(name)) await read(name, []);
+}
+
+/** Blobs by offset, in runs of neighbours (at most 32 blobs, at most 64 KiB apart): one job each. */
+function neighbourGroups(blobs: readonly PackedBlob[]): PackedBlob[][] {
+  const groups: PackedBlob[][] = [];
+  let end = -1;
+  for (const blob of [...blobs].sort((left, right) => left.offsetBytes - right.offsetBytes)) {
+    const group = groups.at(-1);
+    if (group === undefined || group.length >= blobsPerJobMax || blob.offsetBytes - end > gapBytesMax) groups.push([blob]);
+    else group.push(blob);
+    end = Math.max(end, blob.offsetBytes + blob.storedBytes);
+  }
+  return groups;
+}
+
+/**
+ * Opens a group of a pack's blobs in one worker job; when one does not open, each again alone,
+ * to name exactly those that do not. The blobs that failed, with their errors.
+ */
+async function openGroup(repository: Repository, packName: string, bytes: Buffer, group: readonly PackedBlob[]): Promise<[PackedBlob, Error][]> {
+  const start = group[0]!.offsetBytes;
+  const end = Math.max(...group.map((blob) => blob.offsetBytes + blob.storedBytes));
+  try {
+    await openTogether(repository, packName, Buffer.from(bytes.subarray(start, end)), start, group);
+    return [];
+  } catch {
+    const subject = `pack ${packName.slice(0, 16)}`;
+    const outcomes = await Promise.all(
+      group.map(async (blob): Promise<[PackedBlob, Error] | null> => {
+        try {
+          const storedBytes = Buffer.from(bytes.subarray(blob.offsetBytes, blob.offsetBytes + blob.storedBytes));
+          await repository.openStoredBlob(blob.id, storedBytes, blob.rawBytes, `${subject} blob ${blob.id.toString('hex').slice(0, 16)}`);
+          return null;
+        } catch (error) {
+          return [blob, error as Error];
+        }
+      }),
+    );
+    return outcomes.filter((outcome) => outcome !== null);
+  }
 }
 
 /**

@@ -65,20 +65,37 @@ async function readAndOpen(repository: Repository, group: readonly Placed[]): Pr
   const last = group.at(-1)!.location;
   const packName = first.packId.toString('hex');
   const bytes = await repository.backend.load('data', packName, { offsetBytes: first.offsetBytes, lengthBytes: last.offsetBytes + last.storedBytes - first.offsetBytes });
-  const stored = transferableBuffer(bytes);
+  return openTogether(repository, packName, bytes, first.offsetBytes, group.map(({ id, location }) => ({ id, ...location })));
+}
+
+/** A blob of a pack, where it lies in it. */
+export interface PackedBlobPlace {
+  id: Buffer;
+  offsetBytes: number;
+  storedBytes: number;
+  rawBytes: number;
+}
+
+/**
+ * Opens `blobs` in one worker job: `stored` holds the pack's bytes from `baseOffsetBytes` on
+ * (it is moved to the worker: the caller must not use it again). Rejects when any blob does not
+ * open; then the caller learns which by opening them one by one.
+ */
+export async function openTogether(repository: Repository, packName: string, stored: Buffer, baseOffsetBytes: number, blobs: readonly PackedBlobPlace[]): Promise<Buffer[]> {
+  const moved = transferableBuffer(stored);
   const job: OpenBatchJob = {
     encryptionKey: ownBytes(repository.master.encryptionKey),
     idKey: ownBytes(repository.master.idKey),
-    stored,
-    blobs: group.map(({ id, location }) => ({
-      id: ownBytes(id),
-      offsetBytes: location.offsetBytes - first.offsetBytes,
-      storedBytes: location.storedBytes,
-      rawBytes: location.rawBytes,
-      name: `pack ${packName.slice(0, 16)} blob ${id.toString('hex').slice(0, 16)}`,
+    stored: moved,
+    blobs: blobs.map((blob) => ({
+      id: ownBytes(blob.id),
+      offsetBytes: blob.offsetBytes - baseOffsetBytes,
+      storedBytes: blob.storedBytes,
+      rawBytes: blob.rawBytes,
+      name: `pack ${packName.slice(0, 16)} blob ${blob.id.toString('hex').slice(0, 16)}`,
     })),
   };
-  const rawBytes = group.reduce((sum, { location }) => sum + location.rawBytes, 0);
-  const result = await repository.workers.run<OpenBatchResult>('openBatch', { blobs: group.length, rawBytes }, job, [stored]);
+  const rawBytes = blobs.reduce((sum, blob) => sum + blob.rawBytes, 0);
+  const result = await repository.workers.run<OpenBatchResult>('openBatch', { blobs: blobs.length, rawBytes }, job, [moved]);
   return result.plaintexts.map((plaintext) => Buffer.from(plaintext));
 }
