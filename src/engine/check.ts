@@ -20,7 +20,7 @@ import { decodeSnapshot } from '../format/repo/snapshot-codec.js';
 import type { PackedBlob } from '../format/repo/blob-entry.js';
 import { storageName } from '../repo/blob-id.js';
 import { readKeyFileSummary } from '../repo/key-file.js';
-import { openTogether } from '../repo/blob-loads.js';
+import { openTogether } from '../repo/open-together.js';
 import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { shownEntryPath } from './snapshot-paths.js';

@@ -22,7 +22,6 @@ import type { TreeEntry } from '../format/repo/tree-codec.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import type { Io } from '../io/io.js';
 import type { Repository } from '../repo/repository.js';
-import { loadBlobs } from '../repo/blob-loads.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { Restorer, type RestoreOptions, type RestoreSummary } from '../streams/restorer.js';
 
@@ -271,23 +270,15 @@ class ChunkLoader {
     await Promise.allSettled([...this.#ahead.splice(0), ...this.#skipped.splice(0)]);
   }
 
-  /**
-   * Asks for the next chunks once half of those ahead were taken, all at once, so that
-   * neighbours in a pack come with one read and one worker job (repo/blob-loads.ts).
-   */
   #fill(): void {
-    if (this.#ahead.length > chunksAheadMax / 2) return;
-    const ids: Buffer[] = [];
-    while (this.#ahead.length + ids.length < chunksAheadMax && this.#entryIndex < this.#entries.length) {
+    while (this.#ahead.length < chunksAheadMax && this.#entryIndex < this.#entries.length) {
       const entry = this.#entries[this.#entryIndex]!;
       if (this.#chunkIndex >= entry.chunks.length) {
         this.#entryIndex++;
         this.#chunkIndex = 0;
         continue;
       }
-      ids.push(entry.chunks[this.#chunkIndex++]!.id);
-    }
-    for (const loading of loadBlobs(this.#repository, ids)) {
+      const loading = this.#repository.loadBlob(entry.chunks[this.#chunkIndex++]!.id);
       loading.catch(() => undefined);
       this.#ahead.push(loading);
     }

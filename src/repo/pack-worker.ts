@@ -32,7 +32,7 @@ export interface SealBatchResult {
   stored: ArrayBuffer[];
 }
 
-/** Neighbouring blobs of one pack, read as one range (blob-loads.ts) and opened in one job. */
+/** Blobs of one pack (its bytes from the first one's offset on) opened in one job (open-together.ts). */
 export interface OpenBatchJob {
   encryptionKey: Uint8Array;
   idKey: Uint8Array;
