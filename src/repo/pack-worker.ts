@@ -21,17 +21,6 @@ export interface SealResult {
   compressed: boolean;
 }
 
-/** Several small blobs sealed in one job (blob-saver.ts): one round trip instead of one each. */
-export interface SealBatchJob {
-  encryptionKey: Uint8Array;
-  blobs: { id: Uint8Array; plaintext: ArrayBuffer }[];
-}
-
-export interface SealBatchResult {
-  /** In the order of the job's blobs. */
-  stored: ArrayBuffer[];
-}
-
 /** Blobs of one pack (its bytes from the first one's offset on) opened in one job (open-together.ts). */
 export interface OpenBatchJob {
   encryptionKey: Uint8Array;
@@ -63,13 +52,6 @@ serveJobs({
     const stored = transferableBuffer(sealed.stored);
     const result: SealResult = { stored, compressed: sealed.compressed };
     return { result, transfer: [stored] };
-  },
-  sealBatch: (payload) => {
-    const job = payload as SealBatchJob;
-    const key = { encryptionKey: Buffer.from(job.encryptionKey) };
-    const stored = job.blobs.map((blob) => transferableBuffer(sealBlobWithId(key, Buffer.from(blob.id), Buffer.from(blob.plaintext)).stored));
-    const result: SealBatchResult = { stored };
-    return { result, transfer: stored };
   },
   openBatch: (payload) => {
     const job = payload as OpenBatchJob;
