@@ -100,8 +100,9 @@ async function beginsWith(io: Io, path: Buffer, signature: Buffer, pool: BufferP
  * into it (`backup /`, or $HOME with the embedded default under ~/.local/share). Its packs would
  * otherwise be stored in themselves, and every backup would grow it by its own size.
  */
-export function excludingDirectory(exclude: BackupExclude | undefined, identity: { device: bigint; inode: bigint }, onLeftOut: (path: Buffer) => void): BackupExclude {
-  return async (name, stat, path) => {
+export function excludingDirectory(exclude: BackupExclude | undefined, identity: { device: bigint; inode: bigint }, onLeftOut: (path: Buffer) => void): (name: Buffer, stat: FileStat, path: Buffer) => boolean | Promise<boolean> {
+  // Not async: without other rules, an entry that is not the repository costs no promise.
+  return (name, stat, path) => {
     if (stat.kind === 'directory' && stat.device === identity.device && stat.inode === identity.inode) {
       onLeftOut(path);
       return true;

@@ -193,7 +193,10 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
   try {
     const stat = knownStat ?? (await io.lstat(path));
     const type = entryTypeByKind[stat.kind];
-    if (type === undefined || (await options.exclude?.(name, stat, path)) === true) return null;
+    if (type === undefined) return null;
+    // Awaited only when it is a promise: most entries ask a rule that answers at once.
+    const verdict = options.exclude?.(name, stat, path);
+    if (verdict === true || (typeof verdict === 'object' && (await verdict))) return null;
     const header = headerFromStat(state.prefix.length === 0 ? name : Buffer.concat([state.prefix, name]), type, stat, options.ownerNames);
     if (type === 'file' && options.unchanged?.(header.path, stat) === true) return { path, name, header, stat, handle: null, unchanged: true };
     if (type === 'file') {
