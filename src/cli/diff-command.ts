@@ -3,8 +3,9 @@
  *
  * Holds A's entries in a map by path (latin1: every byte a distinct character, so no two names
  * collide), then walks B once. Names are compared as absolute paths, so a version 1 snapshot
- * (names from each root's own name) compares with a version 2 one. Data added and removed counts chunks, as the repository stores
- * them: the raw bytes of the chunks B references and A does not, and the other way round.
+ * (names from each root's own name) compares with a version 2 one. Data added and removed
+ * counts chunks, as the repository stores them: the raw bytes of the chunks B references and A
+ * does not, and the other way round.
  */
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { absoluteEntryName, shownEntryPath, snapshotEntries, type EntryHeader, type Repository, type Snapshot, type TreeEntry } from '../api/internal.js';

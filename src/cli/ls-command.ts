@@ -17,9 +17,9 @@ import { findFilteredSnapshot, parseSnapshotFilter, snapshotFilterOptionSpec, sn
 export const lsUsage = `Usage: holdfast ls SNAPSHOT[:PATH] [--long] [--host H] [--tag T] [--path P]
 
 Lists the entries of a snapshot ("latest" or an id), or of PATH in it and what is below it,
-one absolute path per line in the order they were backed up (PATH is such a path). -l, --long shows mode, owner, group, size
-and modification time as "ls -l" does, "-> target" for symbolic links and "link to PATH" for
-hard links (type letter h, as tar -tv). With --json, one
+one absolute path per line in the order they were backed up (PATH is such a path). -l, --long
+shows mode, owner, group, size and modification time as "ls -l" does, "-> target" for symbolic
+links and "link to PATH" for hard links (type letter h, as tar -tv). With --json, one
 object per entry: path, type, mode, uid, gid, user, group, size, mtime (ISO, nanoseconds).
 
 ${snapshotFilterUsage}
