@@ -40,7 +40,7 @@ export class LocalBackend implements Backend {
     this.#io = io;
     this.location = location.replace(/\/+$/, '') || '/';
     this.#pool = pool;
-    this.#packFiles = options.packFilesOpenMax === undefined ? null : new OpenPackFiles(io, options.packFilesOpenMax, (handle, offset, length) => this.#readBytes(handle, offset, length));
+    this.#packFiles = options.packFilesOpenMax === undefined ? null : new OpenPackFiles(io, options.packFilesOpenMax, (handle, range) => this.#readRange(handle, range));
   }
 
   async close(): Promise<void> {
@@ -108,20 +108,29 @@ export class LocalBackend implements Backend {
     if (this.#packFiles !== null && kind === 'data' && range !== undefined) return this.#packFiles.read(path, range);
     const handle = await this.#io.openFile(path);
     try {
-      // Files in a repository never change once saved: their size at open is their size.
-      const sizeBytes = (handle.openedStat ?? (await this.#io.stat(handle))).sizeBytes;
-      const offsetBytes = range?.offsetBytes ?? 0;
-      const lengthBytes = range?.lengthBytes ?? sizeBytes;
-      if (range === undefined && sizeBytes > wholeFileBytesMax[kind]) {
+      if (range !== undefined) return await this.#readRange(handle, range);
+      const sizeBytes = await this.#sizeOf(handle);
+      if (sizeBytes > wholeFileBytesMax[kind]) {
         throw holdfastError('HOLDFAST_LIMIT_EXCEEDED', { operation: 'load', path }, `the file has ${sizeBytes} bytes, over the limit of ${wholeFileBytesMax[kind]} for ${kind === 'config' ? 'a config' : `a file in ${kind}/`}: holdfast writes none that large, so it was put there by something else and is not read`);
       }
-      if (offsetBytes + lengthBytes > sizeBytes) {
-        throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path }, `the file has ${sizeBytes} bytes; bytes ${offsetBytes}..${offsetBytes + lengthBytes} were wanted`);
-      }
-      return await this.#readBytes(handle, offsetBytes, lengthBytes);
+      return await this.#readBytes(handle, 0, sizeBytes);
     } finally {
       await handle.close();
     }
+  }
+
+  /** Files in a repository never change once saved: their size at open is their size. */
+  async #sizeOf(handle: Handle<'file'>): Promise<number> {
+    return (handle.openedStat ?? (await this.#io.stat(handle))).sizeBytes;
+  }
+
+  /** `range` of an open file; HOLDFAST_FORMAT_TRUNCATED when the file ends before it. */
+  async #readRange(handle: Handle<'file'>, range: ByteRange): Promise<Buffer> {
+    const sizeBytes = await this.#sizeOf(handle);
+    if (range.offsetBytes + range.lengthBytes > sizeBytes) {
+      throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path: handle.path }, `the file has ${sizeBytes} bytes; bytes ${range.offsetBytes}..${range.offsetBytes + range.lengthBytes} were wanted`);
+    }
+    return this.#readBytes(handle, range.offsetBytes, range.lengthBytes);
   }
 
   async list(kind: FileKind): Promise<StoredFile[]> {

@@ -10,7 +10,6 @@
  * pack deleted meanwhile (prune in another process) reads as it was, which is what it held.
  */
 import { assert } from '../../base/assert.js';
-import { holdfastError } from '../../errors/holdfast-error.js';
 import type { Handle } from '../../io/handle.js';
 import type { Io } from '../../io/io.js';
 import type { ByteRange } from './backend.js';
@@ -22,7 +21,8 @@ interface KeptFile {
   failedOpen: boolean;
 }
 
-export type RangeRead = (handle: Handle<'file'>, offsetBytes: number, lengthBytes: number) => Promise<Buffer>;
+/** Reads a range of an open file, checking it against the file's size (LocalBackend's). */
+export type RangeRead = (handle: Handle<'file'>, range: ByteRange) => Promise<Buffer>;
 
 export class OpenPackFiles {
   readonly #io: Io;
@@ -48,12 +48,7 @@ export class OpenPackFiles {
     const kept = this.#use(path);
     kept.readers++;
     try {
-      const handle = await kept.handle;
-      const sizeBytes = (handle.openedStat ?? (await this.#io.stat(handle))).sizeBytes;
-      if (range.offsetBytes + range.lengthBytes > sizeBytes) {
-        throw holdfastError('HOLDFAST_FORMAT_TRUNCATED', { operation: 'load', path }, `the file has ${sizeBytes} bytes; bytes ${range.offsetBytes}..${range.offsetBytes + range.lengthBytes} were wanted`);
-      }
-      return await this.#read(handle, range.offsetBytes, range.lengthBytes);
+      return await this.#read(await kept.handle, range);
     } finally {
       kept.readers--;
       this.#trim();
