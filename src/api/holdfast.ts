@@ -105,7 +105,7 @@ export class Holdfast {
   async backup(paths: readonly string[], options: HoldfastBackupOptions = {}): Promise<HoldfastBackupResult> {
     const absolute = paths.map((path) => realpathSync(resolve(path)));
     const hostname = options.hostname ?? hostName();
-    return this.#session({ lock: 'shared' }, async ({ io, pool, repository, lock }) => {
+    return this.#session({ lock: 'shared' }, async ({ io, pool, repository, lock, fileBatches }) => {
       const parent = options.force === true ? null : latestParent((await repository.listSnapshots()).records, hostname, absolute);
       const patterns = backupFilter(io, { patterns: options.exclude ?? [], patternsCaseInsensitive: [], markers: [], sizeBytesMax: null, pool });
       // The repository is never stored in itself (a backup of "/" or of a directory holding it).
@@ -119,6 +119,7 @@ export class Holdfast {
         pool,
         parent,
         exclude,
+        fileBatches,
         beforeSnapshot: async () => lock?.assertHeld('save snapshot'),
         onProblem: (path, error) => this.#options.onProblem?.(path, error.message),
       });

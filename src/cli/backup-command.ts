@@ -104,7 +104,7 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
   const madeDefault = prepareDefaultRepository(place, values);
   const password = await readPassword(values, place, place.location);
   const hostname = values.host ?? keyOwner().hostname;
-  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock, signal }, { created }) => {
+  return runInRepository(values, reporter, { place, password, create: madeDefault ? 'unless-exists' : false }, async ({ io, pool, repository, lock, signal, fileBatches }, { created }) => {
     if (madeDefault) noteDefaultRepository(reporter, place, values, created);
     let parent: SnapshotRecord | null = null;
     if (!values.force) {
@@ -124,6 +124,7 @@ async function storeSnapshot(values: FileBackupValues, reporter: Reporter, plan:
       pool,
       parent,
       oneFileSystem: values['one-file-system'],
+      fileBatches,
       ...(exclude === undefined ? {} : { exclude }),
       ...(plan.source === null ? {} : { source: await plan.source(io, pool) }),
       dryRun: values['dry-run'],

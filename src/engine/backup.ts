@@ -27,6 +27,7 @@ import type { Repository, SnapshotRecord } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { TreeWriter } from '../repo/tree-writer.js';
 import type { OwnerNames } from '../source/owner-names.js';
+import type { FileBatches } from '../source/file-batches.js';
 import type { SourceEntry } from '../source/source-entry.js';
 import { walkTrees } from '../source/tree-walker.js';
 import { absoluteEntryName } from './snapshot-paths.js';
@@ -67,6 +68,11 @@ export interface BackupOptions {
    * source/stream-entry.ts); `roots` is then ignored and `paths` still names the snapshot's paths.
    */
   source?: AsyncIterable<SourceEntry> | Iterable<SourceEntry>;
+  /**
+   * Stat names and read small files many at a time (engine/file-batches.ts); only where `io` is
+   * the real machine's. Without it every call goes through `io` one at a time.
+   */
+  fileBatches?: FileBatches;
   /** Do everything but store: count what would be added. */
   dryRun?: boolean;
   /** An entry that could not be read (left out) or changed while read. */
@@ -115,6 +121,7 @@ export async function backup(io: Io, repository: Repository, roots: readonly Fil
     ...(options.exclude === undefined ? {} : { exclude: options.exclude }),
     unchanged,
     absoluteNames: true,
+    ...(options.fileBatches === undefined ? {} : { batches: options.fileBatches }),
     onProblem: (path, error) => {
       problems++;
       options.onProblem(path, error);

@@ -20,6 +20,8 @@ import type { Io } from '../io/io.js';
 import { createNodeIo } from '../io/node/create-node-io.js';
 import { siblingModuleUrl } from '../pool/sibling-module-url.js';
 import { WorkerPool } from '../pool/worker-pool.js';
+import type { FileBatches } from '../source/file-batches.js';
+import { workerFileBatches } from './file-batches.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
 import { RepositoryLock, type LockOptions } from '../repo/lock.js';
 import { Repository, type KeyOptions, type PasswordSource } from '../repo/repository.js';
@@ -35,6 +37,8 @@ export interface RepositorySession {
   lock: RepositoryLock | null;
   /** Aborted when the session's work should stop (SessionOptions.signal); never, without one. */
   signal: AbortSignal;
+  /** A directory's names stat-ed and its small files read many at a time, on the workers (a backup's walk). */
+  fileBatches: FileBatches;
 }
 
 export interface SessionOptions {
@@ -89,7 +93,7 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
   const pool = new BufferPool({ bufferSizeBytes: bufferBytes, bufferCountMax: buffersMax, label: 'repository' });
   const workers = await WorkerPool.start({
     name: 'blob workers',
-    workerUrl: siblingModuleUrl(import.meta.url, '../repo/pack-worker'),
+    workerUrl: siblingModuleUrl(import.meta.url, 'worker-jobs'),
     workerCount: Math.max(1, availableParallelism()),
     recorder: options.recorder,
     signal,
@@ -108,7 +112,7 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
         if (repository.damagedIndexFiles.length > 0) await adoptUnindexedPacks(repository);
       }
       signal.throwIfAborted();
-      return await body({ io, pool, repository, lock, signal });
+      return await body({ io, pool, repository, lock, signal, fileBatches: workerFileBatches(workers) });
     } finally {
       await lock?.release();
     }

@@ -63,7 +63,7 @@ let ownerNames: OwnerNames;
 
 before(async () => {
   ownerNames = await OwnerNames.load();
-  workers = await WorkerPool.start({ name: 'simulated repository workers', workerUrl: siblingModuleUrl(import.meta.url, '../repo/pack-worker'), workerCount: 1, recorder: new TraceRecorder() });
+  workers = await WorkerPool.start({ name: 'simulated repository workers', workerUrl: siblingModuleUrl(import.meta.url, 'worker-jobs'), workerCount: 1, recorder: new TraceRecorder() });
 });
 
 after(async () => {

@@ -10,7 +10,7 @@
 import type { BlobType } from '../format/repo/blob-entry.js';
 import type { ChunkReference } from '../format/repo/tree-codec.js';
 import { blobId } from './blob-id.js';
-import type { SealJob, SealResult } from './pack-worker.js';
+import type { SealJob, SealResult } from './pack-jobs.js';
 import type { PackWriter } from './pack-writer.js';
 import type { Repository } from './repository.js';
 import { ownBytes } from './transferable.js';

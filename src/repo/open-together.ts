@@ -7,7 +7,7 @@
  * the order says nothing about the files), and a restore's next chunks are neighbours in a pack
  * only by chance: grouped reads found 78 groups in 20,009 loads, and were taken out again.
  */
-import type { OpenBatchJob, OpenBatchResult } from './pack-worker.js';
+import type { OpenBatchJob, OpenBatchResult } from './pack-jobs.js';
 import type { Repository } from './repository.js';
 import { ownBytes, transferableBuffer } from './transferable.js';
 

@@ -18,7 +18,7 @@ import { estimateIndexedBlobs, forEachIndexFile } from './index-files.js';
 import { storageName } from './blob-id.js';
 import { checkKdfCost, createKeyFile, kdfWorkKiB, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
 import { generateMasterKey, type MasterKey } from './master-key.js';
-import type { OpenJob } from './pack-worker.js';
+import type { OpenJob } from './pack-jobs.js';
 import { open, seal } from './seal.js';
 import { ownBytes, transferableBuffer } from './transferable.js';
 import { createHmac, randomBytes } from 'node:crypto';

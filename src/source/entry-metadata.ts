@@ -34,13 +34,22 @@ export async function readXattrMetadata(io: Io, subject: Handle<'file'> | Handle
     throw error;
   }
   if (names.length === 0) return noXattrs;
-  const metadata: XattrMetadata = { xattrs: [], aclAccess: null, aclDefault: null };
-  for (const name of names.sort()) {
+  const xattrs: Xattr[] = [];
+  for (const name of names) {
     const value = await io.getXattr(subject, name);
-    if (value === null) continue;
-    if (name === aclXattrNames.access) metadata.aclAccess = decodeAclXattr(value, displayPath(pathForMessages));
-    else if (name === aclXattrNames.default) metadata.aclDefault = decodeAclXattr(value, displayPath(pathForMessages));
-    else metadata.xattrs.push({ name, value });
+    if (value !== null) xattrs.push({ name, value });
+  }
+  return xattrMetadataFrom(xattrs, pathForMessages);
+}
+
+/** A file's xattrs sorted by name, with its POSIX ACLs decoded from their system.* xattrs. */
+export function xattrMetadataFrom(xattrs: readonly Xattr[], pathForMessages: FilePath): XattrMetadata {
+  if (xattrs.length === 0) return noXattrs;
+  const metadata: XattrMetadata = { xattrs: [], aclAccess: null, aclDefault: null };
+  for (const xattr of [...xattrs].sort((left, right) => (left.name < right.name ? -1 : left.name > right.name ? 1 : 0))) {
+    if (xattr.name === aclXattrNames.access) metadata.aclAccess = decodeAclXattr(xattr.value, displayPath(pathForMessages));
+    else if (xattr.name === aclXattrNames.default) metadata.aclDefault = decodeAclXattr(xattr.value, displayPath(pathForMessages));
+    else metadata.xattrs.push(xattr);
   }
   return metadata;
 }

@@ -24,7 +24,8 @@ import type { Handle } from '../io/handle.js';
 import type { HandleKind } from '../io/handle-kind.js';
 import type { Io } from '../io/io.js';
 import { readOnce } from '../io/transfer.js';
-import { readDataMap, readXattrMetadata } from './entry-metadata.js';
+import { readDataMap, readXattrMetadata, xattrMetadataFrom } from './entry-metadata.js';
+import type { BatchedFile, FileBatches } from './file-batches.js';
 import type { OwnerNames } from './owner-names.js';
 import type { SourceEntry } from './source-entry.js';
 
@@ -53,6 +54,11 @@ export interface WalkOptions {
    * the entry's absolute name.
    */
   absoluteNames?: boolean;
+  /**
+   * Stat a directory's names and read its small files many at a time (see file-batches.ts);
+   * without it every call goes through `io` one at a time.
+   */
+  batches?: FileBatches;
 }
 
 const entryTypeByKind: Partial<Record<HandleKind, EntryType>> = {
@@ -73,8 +79,10 @@ interface WalkState {
   rootDevice: bigint;
   /** Put before every entry name from the root's own name: the root's parent ("srv/"), or empty. */
   prefix: Buffer;
-  /** Entries read ahead and not yet emitted, over all directory levels. */
+  /** Entries read ahead and not yet emitted, over all directory levels (not counting read batches). */
   aheadCount: number;
+  /** Bytes of files read in batches and not yet emitted, over all directory levels. */
+  aheadBytes: number;
 }
 
 export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
@@ -90,7 +98,7 @@ export async function* walkTrees(io: Io, roots: readonly FilePath[], options: Wa
       throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'export', path: displayPath(root) }, 'give a path that names a file or directory (not "/", "." or "..")');
     }
     const rootStat = await io.lstat(rootBytes);
-    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, prefix: Buffer.alloc(0), aheadCount: 0 }, rootBytes, name, rootStat);
+    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, prefix: Buffer.alloc(0), aheadCount: 0, aheadBytes: 0 }, rootBytes, name, rootStat);
   }
 }
 
@@ -102,7 +110,7 @@ async function* walkAbsolute(io: Io, roots: readonly FilePath[], options: WalkOp
     const prefix = rootBytes.subarray(1, slash + 1);
     yield* parentEntries(io, prefix, options, parentsDone);
     const rootStat = await io.lstat(rootBytes);
-    const state: WalkState = { io, options, hardlinks, rootDevice: rootStat.device, prefix, aheadCount: 0 };
+    const state: WalkState = { io, options, hardlinks, rootDevice: rootStat.device, prefix, aheadCount: 0, aheadBytes: 0 };
     if (rootBytes.length === 1) yield* walkChildren(state, rootBytes, Buffer.alloc(0));
     else yield* walkEntry(state, rootBytes, rootBytes.subarray(slash + 1), rootStat);
   }
@@ -174,6 +182,8 @@ interface Prepared {
   stat: FileStat;
   handle: Handle<'file'> | null;
   unchanged: boolean;
+  /** A small file read in a batch: its bytes, and the fstat taken after them. */
+  batched?: { data: Buffer; after: FileStat };
 }
 
 /** Entries read ahead per directory: enough to keep the thread pool busy, few handles open. */
@@ -189,22 +199,29 @@ async function* walkEntry(state: WalkState, path: Buffer, name: Buffer, knownSta
 /** Reads an entry's metadata (and opens a file); null when it could not be read (reported). */
 async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): Promise<Prepared | null> {
   const { io, options } = state;
-  let handle: Handle<'file'> | null = null;
   try {
     const stat = knownStat ?? (await io.lstat(path));
-    const type = entryTypeByKind[stat.kind];
-    if (type === undefined) return null;
     // Awaited only when it is a promise: most entries ask a rule that answers at once.
     const verdict = options.exclude?.(name, stat, path);
-    if (verdict === true || (typeof verdict === 'object' && (await verdict))) return null;
-    const header = headerFromStat(state.prefix.length === 0 ? name : Buffer.concat([state.prefix, name]), type, stat, options.ownerNames);
-    if (type === 'file' && options.unchanged?.(header.path, stat) === true) return { path, name, header, stat, handle: null, unchanged: true };
+    const judged = judge(state, name, stat, verdict === true || (typeof verdict === 'object' && (await verdict)));
+    return judged === null ? null : await readEntry(state, path, name, stat, judged);
+  } catch (error) {
+    options.onProblem(displayPath(path), error as Error);
+    return null;
+  }
+}
+
+/** The I/O half of prepare(): the rest of an entry's metadata, and a file opened. */
+async function readEntry(state: WalkState, path: Buffer, name: Buffer, stat: FileStat, judged: Judged): Promise<Prepared | null> {
+  const { io, options } = state;
+  const { header, type } = judged;
+  if (judged.unchanged) return { path, name, header, stat, handle: null, unchanged: true };
+  let handle: Handle<'file'> | null = null;
+  try {
     if (type === 'file') {
       handle = await io.openFile(path, { noFollow: true });
       const opened = handle.openedStat ?? (await io.stat(handle));
-      if (opened.inode !== stat.inode || opened.device !== stat.device) {
-        throw holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
-      }
+      if (opened.inode !== stat.inode || opened.device !== stat.device) throw replacedError(path);
       Object.assign(header, await readXattrMetadata(io, handle, path));
       header.sparseMap = await readDataMap(io, handle, header.sizeBytes, stat.blocks * 512);
     } else {
@@ -217,6 +234,25 @@ async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: 
     options.onProblem(displayPath(path), error as Error);
     return null;
   }
+}
+
+interface Judged {
+  header: EntryHeader;
+  type: EntryType;
+  /** A regular file the incremental backup knows has not changed: it is not opened. */
+  unchanged: boolean;
+}
+
+/** What an entry will be, from its lstat: null when it is left out (excluded, or of no kind a stream carries). */
+function judge(state: WalkState, name: Buffer, stat: FileStat, excluded: boolean): Judged | null {
+  const type = entryTypeByKind[stat.kind];
+  if (type === undefined || excluded) return null;
+  const header = headerFromStat(state.prefix.length === 0 ? name : Buffer.concat([state.prefix, name]), type, stat, state.options.ownerNames);
+  return { header, type, unchanged: type === 'file' && state.options.unchanged?.(header.path, stat) === true };
+}
+
+function replacedError(path: Buffer): Error {
+  return holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
 }
 
 /** Yields a prepared entry in its turn (hardlinks are decided here, in walk order), then its children. */
@@ -238,6 +274,11 @@ async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<Sourc
       yield { header, data: () => readData(state.io, handle, header, state.options, displayPath(prepared.path)), identity };
       return;
     }
+    const batched = prepared.batched;
+    if (batched !== undefined) {
+      yield { header, data: () => batchedData(batched, header, state.options, displayPath(prepared.path)), identity };
+      return;
+    }
     yield { header, data: noData, identity, unchanged: prepared.unchanged };
   } finally {
     await handle?.close();
@@ -256,6 +297,10 @@ async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): Asyn
     return;
   }
   names.sort(Buffer.compare);
+  if (state.options.batches !== undefined) {
+    yield* walkChildrenInBatches(state, state.options.batches, path, name, names);
+    return;
+  }
   const ahead: Promise<Prepared | null>[] = [];
   let next = 0;
   const readAhead = (): void => {
@@ -280,6 +325,139 @@ async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): Asyn
       await (await pending)?.handle?.close();
     }
   }
+}
+
+/** Names whose lstat one batch asks for. */
+const lstatBatchNames = 512;
+/** Files one read batch takes, and the bytes it may read over all of them. */
+const readBatchFiles = 32;
+const readBatchBytes = 1024 * 1024;
+/** Entries of one directory prepared ahead of their turn when reading in batches (refilled at half). */
+export const batchedAheadMax = 128;
+/** Bytes of batched files read ahead over all levels of a deep tree. */
+const batchedAheadBytesMax = 16 * 1024 * 1024;
+
+/** One entry read ahead in a batched walk; `counted` entries (not from a read batch) count in aheadCount. */
+interface Ahead {
+  prepared: Promise<Prepared | null>;
+  counted: boolean;
+  bytes: number;
+}
+
+/**
+ * walkChildren with FileBatches: the names' lstat in batches, then each small regular file that
+ * is neither excluded nor unchanged read whole in a batch; the rest (directories, links, large
+ * files, anything a batch sent back) the call-by-call way. Entries come out in name order.
+ */
+async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, path: Buffer, name: Buffer, names: readonly Buffer[]): AsyncGenerator<SourceEntry> {
+  const stats = new Map<number, Promise<(FileStat | Error)[]>>();
+  const statSlice = (slice: number): Promise<(FileStat | Error)[]> => {
+    let pending = stats.get(slice);
+    if (pending === undefined) {
+      const sliceNames = names.slice(slice * lstatBatchNames, (slice + 1) * lstatBatchNames);
+      // A batch that fails as a whole (a worker lost) is not the entries' fault: ask one by one.
+      pending = batches.lstat(path, sliceNames).catch(() => Promise.all(sliceNames.map((child) => state.io.lstat(joinPath(path, child)).catch((error: unknown) => error as Error))));
+      stats.set(slice, pending);
+    }
+    return pending;
+  };
+  const ahead: Ahead[] = [];
+  let next = 0;
+  const fill = async (): Promise<void> => {
+    let batch: ToRead[] = [];
+    let batchBytes = 0;
+    const startBatch = (): void => {
+      if (batch.length === 0) return;
+      const reads = batch;
+      const job = batches.read(reads.map(({ path: readPath, stat }) => ({ path: readPath, stat }))).catch(() => null);
+      for (const [index, read] of reads.entries()) ahead.push({ prepared: job.then((outcomes) => fromBatch(state, read, outcomes?.[index] ?? { kind: 'elsewhere' })), counted: false, bytes: read.stat.sizeBytes });
+      batch = [];
+      batchBytes = 0;
+    };
+    while (next < names.length && (ahead.length + batch.length === 0 || (ahead.length + batch.length < batchedAheadMax && state.aheadBytes < batchedAheadBytesMax && state.aheadCount < prefetchEntriesTotalMax))) {
+      const index = next++;
+      const slice = Math.floor(index / lstatBatchNames);
+      if ((slice + 1) * lstatBatchNames < names.length) void statSlice(slice + 1);
+      const stat = (await statSlice(slice))[index % lstatBatchNames]!;
+      if (index % lstatBatchNames === lstatBatchNames - 1) stats.delete(slice);
+      const childPath = joinPath(path, names[index]!);
+      const childName = joinPath(name, names[index]!);
+      if (stat instanceof Error) {
+        state.options.onProblem(displayPath(childPath), stat);
+        continue;
+      }
+      const verdict = state.options.exclude?.(childName, stat, childPath);
+      const judged = judge(state, childName, stat, verdict === true || (typeof verdict === 'object' && (await verdict)));
+      if (judged === null) continue;
+      if (judged.type === 'file' && !judged.unchanged && stat.sizeBytes <= batches.fileBytesMax) {
+        if (batch.length === readBatchFiles || batchBytes + stat.sizeBytes > readBatchBytes) startBatch();
+        batch.push({ path: childPath, name: childName, header: judged.header, stat });
+        batchBytes += stat.sizeBytes;
+        state.aheadBytes += stat.sizeBytes;
+        continue;
+      }
+      startBatch();
+      // A file read the call-by-call way holds its handle until its turn: those are counted.
+      const counted = judged.type === 'file' && !judged.unchanged;
+      if (counted) state.aheadCount++;
+      ahead.push({ prepared: readEntry(state, childPath, childName, stat, judged), counted, bytes: 0 });
+    }
+    startBatch();
+  };
+  try {
+    while (next < names.length || ahead.length > 0) {
+      if (ahead.length <= batchedAheadMax / 2 && next < names.length) await fill();
+      const first = ahead.shift();
+      if (first === undefined) continue;
+      const prepared = await first.prepared;
+      if (first.counted) state.aheadCount--;
+      state.aheadBytes -= first.bytes;
+      if (prepared !== null) yield* emit(state, prepared);
+    }
+  } finally {
+    // Left early (the consumer stopped, or an error): close what was read ahead.
+    for (const left of ahead.splice(0)) {
+      if (left.counted) state.aheadCount--;
+      state.aheadBytes -= left.bytes;
+      await (await left.prepared)?.handle?.close();
+    }
+    await Promise.all(stats.values());
+  }
+}
+
+interface ToRead {
+  path: Buffer;
+  name: Buffer;
+  header: EntryHeader;
+  stat: FileStat;
+}
+
+/** What a read batch made of a file: its entry, null when it failed (reported), or prepare()'s. */
+async function fromBatch(state: WalkState, read: ToRead, outcome: BatchedFile): Promise<Prepared | null> {
+  const { path, name, header, stat } = read;
+  try {
+    switch (outcome.kind) {
+      case 'read':
+        Object.assign(header, xattrMetadataFrom(outcome.xattrs, path));
+        return { path, name, header, stat, handle: null, unchanged: false, batched: { data: outcome.data, after: outcome.after } };
+      case 'failed':
+        throw outcome.error;
+      case 'replaced':
+        throw replacedError(path);
+      case 'elsewhere':
+        return await prepare(state, path, name, null);
+    }
+  } catch (error) {
+    state.options.onProblem(displayPath(path), error as Error);
+    return null;
+  }
+}
+
+/** A batched file's bytes, then a word if it changed while it was read. */
+// eslint-disable-next-line @typescript-eslint/require-await -- the bytes are in memory, yet data() is an async iterable
+async function* batchedData(batched: { data: Buffer; after: FileStat }, header: EntryHeader, options: WalkOptions, shownPath: string): AsyncGenerator<Buffer> {
+  if (batched.data.length > 0) yield batched.data;
+  reportChangeSince(batched.after, header, options, shownPath);
 }
 
 /**
@@ -316,7 +494,10 @@ async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, op
 
 /** A file written while it was read may hold a mix of old and new bytes: say so. */
 async function reportChange(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions, shownPath: string): Promise<void> {
-  const after = await io.stat(handle);
+  reportChangeSince(await io.stat(handle), header, options, shownPath);
+}
+
+function reportChangeSince(after: FileStat, header: EntryHeader, options: WalkOptions, shownPath: string): void {
   if (after.sizeBytes !== header.sizeBytes || after.mtimeNs !== header.mtimeNs || after.ctimeNs !== header.ctimeNs) {
     options.onProblem(shownPath, holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'read', path: shownPath }, 'the file changed while it was read; what was stored may mix old and new bytes'));
   }

@@ -138,6 +138,15 @@ export const sync = {
   close: (fd: number): CallResult => callSync(close, [fd]),
 };
 
+/**
+ * Blocking calls made synchronously: only on a worker thread, where a call that blocks stops no
+ * one else (read-files-sync.ts reads many small files in one job that way).
+ */
+export const onWorkerThread = {
+  listXattrs: (fd: number, list: Buffer): CallResult => callSync(flistxattr, [fd, list, list.length]),
+  getXattr: (fd: number, name: string, value: Buffer): CallResult => callSync(fgetxattr, [fd, name, value, value.length]),
+};
+
 export const blocking = {
   seek: (fd: number, offset: number, whence: number): Promise<CallResult> => callAsync(lseek, [fd, offset, whence]),
   getXattr: (target: number | CPath, name: string, value: Buffer): Promise<CallResult> =>

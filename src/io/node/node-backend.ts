@@ -16,10 +16,11 @@ import { fromNodeError, SystemCallError, type ErrorContext } from '../../errors/
 import type { AllocateMode, Backend, Cancellation, FileStat, MetadataTarget, NodeKind, OpenFlags, Opened, ReadyDirection, XattrTarget } from '../backend.js';
 import { newDescriptor, type Descriptor } from '../descriptor.js';
 import type { Ownership, PendingWrite } from '../handle.js';
-import { kindFromStat, type AccessMode, type HandleModes } from '../handle-kind.js';
+import { type AccessMode, type HandleModes } from '../handle-kind.js';
 import { EventLoopStream } from './event-loop-stream.js';
-import { blocking, fallocateMode, fileTypeBits, ioctlRequest, makeDevice, openFlagBits, seekWhence, splitDevice, statxBytes, sync, xattrBytesMax, type CallResult } from './libc.js';
+import { blocking, fallocateMode, fileTypeBits, ioctlRequest, makeDevice, openFlagBits, seekWhence, statxBytes, sync, xattrBytesMax, type CallResult } from './libc.js';
 import { openBeneath } from './open-beneath.js';
+import { fileStat } from './node-stat.js';
 import { fileStatFromStatx } from './statx.js';
 
 const openAsync = promisify(fs.open);
@@ -373,25 +374,6 @@ function belowPath(directory: Descriptor, name: Buffer): string {
   return `${directory.path}/${displayPath(name)}`;
 }
 
-function fileStat(stat: fs.BigIntStats, isTerminal: boolean): FileStat {
-  const device = splitDevice(stat.rdev);
-  return {
-    kind: kindFromStat(stat, isTerminal),
-    sizeBytes: Number(stat.size),
-    mode: Number(stat.mode & 0o7777n),
-    uid: Number(stat.uid),
-    gid: Number(stat.gid),
-    device: stat.dev,
-    inode: stat.ino,
-    linkCount: Number(stat.nlink),
-    blocks: Number(stat.blocks),
-    atimeNs: stat.atimeNs,
-    mtimeNs: stat.mtimeNs,
-    ctimeNs: stat.ctimeNs,
-    deviceMajor: device.major,
-    deviceMinor: device.minor,
-  };
-}
 
 function check(call: CallResult, syscall: string, errorContext: ErrorContext): number {
   if (call.result < 0) throw new SystemCallError(call.errno, syscall, errorContext);

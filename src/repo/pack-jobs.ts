@@ -6,7 +6,7 @@
  *
  * Keys come with each job's payload, never in its traced parameters.
  */
-import { serveJobs } from '../pool/worker-runtime.js';
+import type { JobHandler } from '../pool/worker-runtime.js';
 import { openBlob, sealBlobWithId } from './blob-codec.js';
 import { transferableBuffer } from './transferable.js';
 
@@ -45,7 +45,8 @@ export interface OpenJob {
   name: string;
 }
 
-serveJobs({
+/** The handlers of the repository's jobs; the pool's worker module (engine/worker-jobs.ts) serves them. */
+export const packJobs: Readonly<Record<string, JobHandler>> = {
   seal: (payload) => {
     const job = payload as SealJob;
     const sealed = sealBlobWithId({ encryptionKey: Buffer.from(job.encryptionKey) }, Buffer.from(job.id), Buffer.from(job.plaintext));
@@ -66,4 +67,4 @@ serveJobs({
     const plaintext = transferableBuffer(openBlob(keys, job.id, new Uint8Array(job.stored), job.rawBytes, { operation: 'load blob', path: job.name }));
     return { result: plaintext, transfer: [plaintext] };
   },
-});
+};
