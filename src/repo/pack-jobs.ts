@@ -8,6 +8,7 @@
  */
 import type { JobHandler } from '../pool/worker-runtime.js';
 import { openBlob, sealBlobWithId } from './blob-codec.js';
+import { blobIdBytes } from './blob-id.js';
 import { transferableBuffer } from './transferable.js';
 
 export interface SealJob {
@@ -19,6 +20,26 @@ export interface SealJob {
 export interface SealResult {
   stored: ArrayBuffer;
   compressed: boolean;
+}
+
+/**
+ * Several small blobs sealed in one job (blob-saver.ts): one round trip instead of one each. The
+ * blobs travel in one buffer each way: moving 64 small ArrayBuffers in one message cost more
+ * (about 110 us) than copying them (75 us), and one buffer of them all about 15 us.
+ */
+export interface SealBatchJob {
+  encryptionKey: Uint8Array;
+  /** The blobs' ids, 32 bytes each, one after another. */
+  ids: Uint8Array;
+  /** The blobs' plaintexts one after another, and the length of each. */
+  plaintexts: ArrayBuffer;
+  rawBytes: number[];
+}
+
+export interface SealBatchResult {
+  /** The sealed blobs one after another, in the order of the job's, and the length of each. */
+  stored: ArrayBuffer;
+  storedBytes: number[];
 }
 
 /** Blobs of one pack (its bytes from the first one's offset on) opened in one job (open-together.ts). */
@@ -52,6 +73,20 @@ export const packJobs: Readonly<Record<string, JobHandler>> = {
     const sealed = sealBlobWithId({ encryptionKey: Buffer.from(job.encryptionKey) }, Buffer.from(job.id), Buffer.from(job.plaintext));
     const stored = transferableBuffer(sealed.stored);
     const result: SealResult = { stored, compressed: sealed.compressed };
+    return { result, transfer: [stored] };
+  },
+  sealBatch: (payload) => {
+    const job = payload as SealBatchJob;
+    const key = { encryptionKey: Buffer.from(job.encryptionKey) };
+    const ids = Buffer.from(job.ids.buffer, job.ids.byteOffset, job.ids.length);
+    let offset = 0;
+    const sealed = job.rawBytes.map((rawBytes, index) => {
+      const plaintext = Buffer.from(job.plaintexts, offset, rawBytes);
+      offset += rawBytes;
+      return sealBlobWithId(key, ids.subarray(index * blobIdBytes, (index + 1) * blobIdBytes), plaintext).stored;
+    });
+    const stored = transferableBuffer(Buffer.concat(sealed));
+    const result: SealBatchResult = { stored, storedBytes: sealed.map((blob) => blob.length) };
     return { result, transfer: [stored] };
   },
   openBatch: (payload) => {
