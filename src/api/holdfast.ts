@@ -141,13 +141,14 @@ export class Holdfast {
    * with every part of every file. Entries that cannot be restored go to onProblem.
    */
   async restore(snapshot: string, target: string, options: HoldfastRestoreOptions = {}): Promise<SnapshotRestoreSummary> {
-    return this.#session({ lock: 'shared' }, async ({ io, pool, repository }) => {
+    return this.#session({ lock: 'shared' }, async ({ io, pool, repository, restoreBatches }) => {
       const record = await repository.findSnapshot(snapshot);
       mkdirSync(target, { recursive: true });
       const root = process.getuid?.() === 0;
       const problem = (path: string, message: string): void => this.#options.onProblem?.(path, message);
       return restoreSnapshot(io, repository, record.snapshot, Buffer.from(realpathSync(target)), {
         pool,
+        batches: restoreBatches,
         subPath: entryPathIn(record.snapshot, options.path ?? null),
         owners: options.owners ?? root,
         numericOwner: false,

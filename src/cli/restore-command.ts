@@ -73,13 +73,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const place = repositoryPlace(values);
   const password = await readPassword(values, place, place.location);
   const root = process.getuid?.() === 0;
-  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository, signal }) => {
+  return runInRepository(values, reporter, { place, password, readOnly: true }, async ({ io, pool, repository, signal, restoreBatches }) => {
     const record = await findFilteredSnapshot(repository, argument.name, filter, reporter);
     makeDirectories(values.target!, 'create the restore target');
     const target = Buffer.from(realpathSync(values.target!));
     const ownerNames = await OwnerNames.load();
     const summary = await restoreSnapshot(io, repository, record.snapshot, target, {
       pool,
+      batches: restoreBatches,
       subPath: entryPathIn(record.snapshot, argument.path),
       select: (name) => (excludes(name) ? 'exclude' : values.include.length > 0 && includes(name) ? 'include' : 'default'),
       owners: root && !values['no-same-owner'],

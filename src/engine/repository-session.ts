@@ -22,6 +22,8 @@ import { siblingModuleUrl } from '../pool/sibling-module-url.js';
 import { WorkerPool } from '../pool/worker-pool.js';
 import type { FileBatches } from '../source/file-batches.js';
 import { workerFileBatches } from './file-batches.js';
+import type { RestoreBatches } from '../streams/restore-batches.js';
+import { workerRestoreBatches } from './restore-batches.js';
 import { LocalBackend } from '../repo/backend/local-backend.js';
 import { RepositoryLock, type LockOptions } from '../repo/lock.js';
 import { Repository, type KeyOptions, type PasswordSource } from '../repo/repository.js';
@@ -39,6 +41,8 @@ export interface RepositorySession {
   signal: AbortSignal;
   /** A directory's names stat-ed and its small files read many at a time, on the workers (a backup's walk). */
   fileBatches: FileBatches;
+  /** Small files created many at a time in their directory, on the workers (a restore). */
+  restoreBatches: RestoreBatches;
 }
 
 export interface SessionOptions {
@@ -112,7 +116,7 @@ export async function withRepository<T>(options: SessionOptions, body: (session:
         if (repository.damagedIndexFiles.length > 0) await adoptUnindexedPacks(repository);
       }
       signal.throwIfAborted();
-      return await body({ io, pool, repository, lock, signal, fileBatches: workerFileBatches(workers) });
+      return await body({ io, pool, repository, lock, signal, fileBatches: workerFileBatches(workers), restoreBatches: workerRestoreBatches(io, workers) });
     } finally {
       await lock?.release();
     }

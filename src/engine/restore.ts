@@ -4,9 +4,10 @@
  * ACLs, xattrs, links, special files and nanosecond times, and nothing outside the target.
  *
  * Regular files are written by `fileWritersMax` restorers at once (each file by one of them), so
- * the system calls of small files overlap; each loads its chunks ahead, up to `chunksAheadMax`
- * (read from their pack and opened on a worker thread), so decryption, decompression and
- * hashing overlap with writing. Directories, links and special files go through one restorer,
+ * the system calls of small files overlap, and each writer's small files of one directory are
+ * created in batches on the worker threads (restore-batches.ts); each writer loads its chunks
+ * ahead, up to `chunksAheadMax` (read from their pack, and opened on a worker thread in groups),
+ * so decryption, decompression and hashing overlap with writing. Directories, links and special files go through one restorer,
  * which sets the directories' modes and times last.
  *
  * A damaged snapshot restores as much as it can: a file whose chunks are missing (no index entry)
@@ -18,7 +19,7 @@
 import { displayPath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
 import type { Snapshot } from '../format/repo/snapshot-codec.js';
-import type { TreeEntry } from '../format/repo/tree-codec.js';
+import type { ChunkReference, TreeEntry } from '../format/repo/tree-codec.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import type { Io } from '../io/io.js';
 import type { Repository } from '../repo/repository.js';
@@ -27,8 +28,14 @@ import { Restorer, type RestoreOptions, type RestoreSummary } from '../streams/r
 
 /** Files written at once: enough to overlap their system calls, few enough to keep writes sequential-ish. */
 export const fileWritersMax = 4;
-/** Chunks loaded ahead of each writer. */
-export const chunksAheadMax = 12;
+/** Chunks loaded ahead of each writer, and their bytes (at least one chunk, whatever its size). */
+export const chunksAheadMax = 64;
+const chunkBytesAheadMax = 16 * 1024 * 1024;
+/** Chunks opened by one worker job, and their bytes. */
+const groupChunksMax = 32;
+const groupBytesMax = 1024 * 1024;
+/** Files in a row that go to one writer. */
+const writerRunFiles = 64;
 
 export interface RestoreProgress {
   entries: number;
@@ -102,8 +109,10 @@ export async function restoreSnapshot(io: Io, repository: Repository, snapshot: 
     // allSettled: every writer has stopped before any restorer is finished, even after a failure.
     const written = await Promise.allSettled(
       writers.map((writer, index) => {
-        const share = files.filter((_, fileIndex) => fileIndex % writers.length === index);
-        return restoreInOrder(writer, share, new ChunkLoader(repository, share), context);
+        // Runs of neighbours, not every fourth file: a writer's small files of one directory
+        // are created together (restore-batches.ts).
+        const share = files.filter((_, fileIndex) => Math.floor(fileIndex / writerRunFiles) % writers.length === index);
+        return restoreInOrder(writer, share, new ChunkLoader(repository, share), context).then(() => writer.createWaiting());
       }),
     );
     const failed = written.find((result) => result.status === 'rejected');
@@ -231,13 +240,18 @@ function withIncludedOnly(entries: TreeEntry[], included: Set<number>): TreeEntr
   });
 }
 
-/** Loads the chunks of `entries` in order, up to chunksAheadMax ahead of the consumer. */
+/**
+ * Loads the chunks of `entries` in order, up to chunksAheadMax (and chunkBytesAheadMax) ahead of
+ * the consumer, in groups whose blobs are opened by one worker job (Repository.loadBlobs); it
+ * tops up only once half of what is ahead was taken, so that groups stay large.
+ */
 class ChunkLoader {
   readonly #repository: Repository;
   readonly #entries: TreeEntry[];
   #entryIndex = 0;
   #chunkIndex = 0;
-  readonly #ahead: Promise<Buffer>[] = [];
+  readonly #ahead: { loading: Promise<Buffer>; rawBytes: number }[] = [];
+  #aheadBytes = 0;
   /** Loads of skipped chunks still in flight: settled at close(). */
   readonly #skipped: Promise<Buffer>[] = [];
 
@@ -248,10 +262,11 @@ class ChunkLoader {
   }
 
   async next(): Promise<Buffer> {
-    const loading = this.#ahead.shift();
-    if (loading === undefined) throw holdfastError('HOLDFAST_MISSING', { operation: 'restore', path: 'chunk list' }, 'more chunks were asked for than the entries hold');
-    this.#fill();
-    return loading;
+    const first = this.#ahead.shift();
+    if (first === undefined) throw holdfastError('HOLDFAST_MISSING', { operation: 'restore', path: 'chunk list' }, 'more chunks were asked for than the entries hold');
+    this.#aheadBytes -= first.rawBytes;
+    if (this.#ahead.length <= chunksAheadMax / 2) this.#fill();
+    return first.loading;
   }
 
   /**
@@ -260,27 +275,46 @@ class ChunkLoader {
    */
   skip(count: number): void {
     const queued = this.#ahead.splice(0, count);
-    this.#skipped.push(...queued);
+    for (const { loading, rawBytes } of queued) {
+      this.#skipped.push(loading);
+      this.#aheadBytes -= rawBytes;
+    }
     this.#chunkIndex += count - queued.length;
     this.#fill();
   }
 
   /** Lets every load in flight settle, so nothing is left running. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#ahead.splice(0), ...this.#skipped.splice(0)]);
+    await Promise.allSettled([...this.#ahead.splice(0).map((ahead) => ahead.loading), ...this.#skipped.splice(0)]);
   }
 
   #fill(): void {
-    while (this.#ahead.length < chunksAheadMax && this.#entryIndex < this.#entries.length) {
-      const entry = this.#entries[this.#entryIndex]!;
-      if (this.#chunkIndex >= entry.chunks.length) {
-        this.#entryIndex++;
-        this.#chunkIndex = 0;
-        continue;
+    while (this.#ahead.length < chunksAheadMax && (this.#ahead.length === 0 || this.#aheadBytes < chunkBytesAheadMax)) {
+      const group: ChunkReference[] = [];
+      let groupBytes = 0;
+      while (group.length < groupChunksMax && groupBytes < groupBytesMax && this.#ahead.length + group.length < chunksAheadMax) {
+        const chunk = this.#nextChunk();
+        if (chunk === null) break;
+        group.push(chunk);
+        groupBytes += chunk.rawBytes;
       }
-      const loading = this.#repository.loadBlob(entry.chunks[this.#chunkIndex++]!.id);
-      loading.catch(() => undefined);
-      this.#ahead.push(loading);
+      if (group.length === 0) return;
+      const loads = group.length === 1 ? [this.#repository.loadBlob(group[0]!.id)] : this.#repository.loadBlobs(group.map((chunk) => chunk.id));
+      for (const [index, loading] of loads.entries()) {
+        loading.catch(() => undefined);
+        this.#ahead.push({ loading, rawBytes: group[index]!.rawBytes });
+      }
+      this.#aheadBytes += groupBytes;
     }
+  }
+
+  #nextChunk(): ChunkReference | null {
+    while (this.#entryIndex < this.#entries.length) {
+      const entry = this.#entries[this.#entryIndex]!;
+      if (this.#chunkIndex < entry.chunks.length) return entry.chunks[this.#chunkIndex++]!;
+      this.#entryIndex++;
+      this.#chunkIndex = 0;
+    }
+    return null;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The module each worker thread of a repository session runs: the repository's jobs (sealing and
- * opening blobs, repo/pack-jobs.ts) and the file jobs of a backup (stat-ing names and reading
- * small files with blocking calls, io/node/read-files-sync.ts; used through file-batches.ts).
+ * opening blobs, repo/pack-jobs.ts), the file jobs of a backup (stat-ing names and reading small
+ * files with blocking calls, io/node/read-files-sync.ts; used through file-batches.ts) and of a
+ * restore (creating small files, io/node/create-files-sync.ts; used through restore-batches.ts).
  */
+import { createFilesSync, type NewFile } from '../io/node/create-files-sync.js';
 import { lstatNamesSync, readFilesSync, type FileToRead } from '../io/node/read-files-sync.js';
 import { serveJobs } from '../pool/worker-runtime.js';
 import { packJobs } from '../repo/pack-jobs.js';
@@ -19,6 +21,16 @@ export interface ReadFilesJob {
   files: FileToRead[];
 }
 
+export interface CreateFilesJob {
+  /** Io.lendDirectory()'s path of the held directory. */
+  directory: Uint8Array;
+  /** NUL-separated (joinNames()). */
+  names: Uint8Array;
+  files: NewFile[];
+  /** The files' bytes one after another. */
+  data: ArrayBuffer;
+}
+
 serveJobs({
   ...packJobs,
   lstatNames: (payload: LstatNamesJob) => ({ result: lstatNamesSync(payload.directory, payload.names) }),
@@ -26,4 +38,5 @@ serveJobs({
     const read = readFilesSync(payload.paths, payload.files);
     return { result: read, transfer: [read.data] };
   },
+  createFiles: (payload: CreateFilesJob) => ({ result: createFilesSync(payload.directory, payload.names, payload.files, payload.data) }),
 });

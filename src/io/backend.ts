@@ -137,4 +137,9 @@ export interface Backend extends HandleReleaser {
   clone(target: Descriptor, source: Descriptor): Promise<void>;
   /** ioctl FIFREEZE / FITHAW on a mount point's directory descriptor. */
   freeze(descriptor: Descriptor, frozen: boolean): Promise<void>;
+  /**
+   * A path that leads to the open directory itself (/proc/self/fd/N), for another thread of this
+   * process; null where there is none (the simulator).
+   */
+  descriptorPath(descriptor: Descriptor): Buffer | null;
 }

@@ -234,6 +234,13 @@ export class IoCore implements Io {
     }
   }
 
+  async lendDirectory<T>(directory: Handle<'directory'>, work: (path: Buffer) => Promise<T>): Promise<T | null> {
+    return this.#usingKind(directory, 'directory', 'lend', async (descriptor) => {
+      const path = this.#backend.descriptorPath(descriptor);
+      return path === null ? null : await work(path);
+    });
+  }
+
   freeze(mountPoint: Handle<'directory'>): Promise<void> {
     return this.#usingKind(mountPoint, 'directory', 'freeze', (descriptor) => this.#backend.freeze(descriptor, true));
   }

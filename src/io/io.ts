@@ -125,6 +125,14 @@ export interface Io {
   allocate(handle: Handle<'file'>, mode: AllocateMode, offset: number, length: number): Promise<void>;
   /** Makes target share source's data (FICLONE); code ENOTSUP (errno 95) where the file system cannot. */
   cloneFile(target: Handle<'file'>, source: Handle<'file'>): Promise<void>;
+  /**
+   * Lends a held directory to work done on another thread of this process (a worker's batch of
+   * *at calls): `work` gets a path that leads to the directory itself (/proc/self/fd/N on Linux,
+   * wherever the directory has been moved; rule D4), and the handle cannot close until `work`
+   * settles (rule H1). `work` must open the path for its own use and close what it opened
+   * before it settles. Null, without calling `work`, where there is no such path (the simulator).
+   */
+  lendDirectory<T>(directory: Handle<'directory'>, work: (path: Buffer) => Promise<T>): Promise<T | null>;
   /** FIFREEZE / FITHAW on the directory handle of a mount point. */
   freeze(mountPoint: Handle<'directory'>): Promise<void>;
   thaw(mountPoint: Handle<'directory'>): Promise<void>;

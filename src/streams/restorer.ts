@@ -27,6 +27,7 @@ import type { Io, MetadataSubject } from '../io/io.js';
 import { writeAll } from '../io/transfer.js';
 import type { OwnerNames } from '../source/owner-names.js';
 import type { EntrySink } from './entry-pipe.js';
+import type { CreatedFile, FileToCreate, RestoreBatches } from './restore-batches.js';
 import { SafeTarget, type PlacedPath } from './safe-target.js';
 
 export interface RestoreOptions {
@@ -45,6 +46,8 @@ export interface RestoreOptions {
   onRefused: (path: string, error: Error) => void;
   /** The mode of parent directories the input does not list, less the umask; default 0o700. */
   implicitDirectoryMode?: number;
+  /** Create small files many at a time in their directory (restore-batches.ts); without it, one by one through Io. */
+  batches?: RestoreBatches;
 }
 
 export interface RestoreSummary {
@@ -68,7 +71,26 @@ interface OpenFile {
   dataBytes: number;
 }
 
-type Current = { kind: 'none' } | { kind: 'skip'; name: string } | { kind: 'file'; file: OpenFile } | { kind: 'other' };
+/** A small file whose bytes are gathered in memory, to be created with others of its directory in one batch. */
+interface SmallFile {
+  placed: PlacedPath;
+  header: EntryHeader;
+  data: Buffer;
+  filled: number;
+}
+
+/** Small files of one directory waiting to be created together. */
+interface Batch {
+  parent: Buffer;
+  files: SmallFile[];
+  bytes: number;
+}
+
+/** Files in one batch, and their bytes over all of them. */
+const batchFilesMax = 64;
+const batchBytesMax = 1024 * 1024;
+
+type Current = { kind: 'none' } | { kind: 'skip'; name: string } | { kind: 'file'; file: OpenFile } | { kind: 'small'; file: SmallFile } | { kind: 'other' };
 
 interface DeferredDirectory {
   placed: PlacedPath;
@@ -85,6 +107,7 @@ export class Restorer implements EntrySink {
   readonly #directories: DeferredDirectory[] = [];
   #current: Current = { kind: 'none' };
   #lease: Lease | null = null;
+  #batch: Batch | null = null;
   readonly #summary: RestoreSummary = { entriesRestored: 0, entriesRefused: 0, dataBytes: 0, warnings: 0 };
 
   /**
@@ -109,25 +132,53 @@ export class Restorer implements EntrySink {
         return;
       }
       if (placed.hadLeadingSlash) this.#warn(name, 'removed the leading "/" from the name');
-      await this.#safe.withParent(placed, true, async (directory) => {
-        this.#restoredNonDirectories.delete(placed.key);
-        // Made at once (every create is exclusive); only a name that is taken is looked at and
-        // cleared: into an empty target that saves a stat per entry (issue 17).
-        try {
-          await this.#create(directory, placed, header, false);
-        } catch (error) {
-          if (!isErrorCode(error, 'EEXIST')) throw error;
-          const existingDirectoryKept = await this.#safe.clearFinal(directory, placed, header.type === 'directory');
-          await this.#create(directory, placed, header, existingDirectoryKept);
-        }
-      });
+      const batches = this.#options.batches;
+      if (batches !== undefined && header.type === 'file' && header.sparseMap === null && header.sizeBytes <= batches.fileBytesMax) {
+        if (this.#batch !== null && !this.#batch.parent.equals(placed.parent)) await this.#createBatch();
+        this.#current = { kind: 'small', file: { placed, header, data: Buffer.allocUnsafe(header.sizeBytes), filled: 0 } };
+        return;
+      }
+      await this.#createBatch();
+      await this.#beginOne(placed, header);
     } catch (error) {
       this.#refuse(name, error as Error);
     }
   }
 
+  /** Creates one entry the call-by-call way (an entry of another kind, or a batch's file whose name was taken). */
+  async #beginOne(placed: PlacedPath, header: EntryHeader): Promise<void> {
+    await this.#safe.withParent(placed, true, async (directory) => {
+      this.#restoredNonDirectories.delete(placed.key);
+      // Made at once (every create is exclusive); only a name that is taken is looked at and
+      // cleared: into an empty target that saves a stat per entry (issue 17).
+      try {
+        await this.#create(directory, placed, header, false);
+      } catch (error) {
+        if (!isErrorCode(error, 'EEXIST')) throw error;
+        const existingDirectoryKept = await this.#safe.clearFinal(directory, placed, header.type === 'directory');
+        await this.#create(directory, placed, header, existingDirectoryKept);
+      }
+    });
+  }
+
+  /** Creates the small files waiting in a batch (a hardlink to one of them may come next). */
+  async createWaiting(): Promise<void> {
+    await this.#createBatch();
+  }
+
   async writeData(bytes: Buffer): Promise<void> {
     const current = this.#current;
+    if (current.kind === 'small') {
+      const file = current.file;
+      if (file.filled + bytes.length > file.data.length) {
+        this.#refuse(displayPath(file.placed.relative), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'import', path: displayPath(file.placed.relative) }, `more data than the header's ${file.header.sizeBytes} bytes`));
+        return;
+      }
+      bytes.copy(file.data, file.filled);
+      file.filled += bytes.length;
+      this.#summary.dataBytes += bytes.length;
+      return;
+    }
     if (current.kind !== 'file') return;
     try {
       await this.#write(current.file, bytes);
@@ -139,6 +190,18 @@ export class Restorer implements EntrySink {
   async endEntry(): Promise<void> {
     const current = this.#current;
     this.#current = { kind: 'none' };
+    if (current.kind === 'small') {
+      const file = current.file;
+      if (file.filled !== file.data.length) {
+        this.#refuse(displayPath(file.placed.relative), holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'import', path: displayPath(file.placed.relative) }, `got ${file.filled} data bytes, the header promised ${file.data.length}`));
+        return;
+      }
+      const batch = (this.#batch ??= { parent: file.placed.parent, files: [], bytes: 0 });
+      batch.files.push(file);
+      batch.bytes += file.data.length;
+      if (batch.files.length >= batchFilesMax || batch.bytes >= batchBytesMax) await this.#createBatch();
+      return;
+    }
     if (current.kind !== 'file') return;
     const file = current.file;
     try {
@@ -179,6 +242,8 @@ export class Restorer implements EntrySink {
     this.#lease = null;
     this.#directories.sort((a, b) => b.depth - a.depth);
     try {
+      // Files whose data all came are made, even when the input broke off after them.
+      await this.#createBatch();
       for (const { placed, header } of this.#directories) {
         const shown = displayPath(placed.relative);
         // A directory removed or replaced since (no longer a real directory) is left alone.
@@ -194,6 +259,71 @@ export class Restorer implements EntrySink {
       await this.#safe.close();
     }
     return { ...this.#summary };
+  }
+
+  /**
+   * Creates the waiting small files of one directory in one batch. A file whose name is taken,
+   * and every file of a batch that could not run, is made the call-by-call way instead.
+   */
+  async #createBatch(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = null;
+    if (batch === null || batch.files.length === 0) return;
+    const batches = this.#options.batches!;
+    const first = batch.files[0]!.placed;
+    let outcomes: CreatedFile[] | null = null;
+    try {
+      outcomes = await this.#safe.withParent(first, true, (directory) => batches.createFiles(directory, batch.files.map((file) => this.#toCreate(file))));
+    } catch {
+      // The directory could not be had, or the job failed as a whole: file by file, which reports.
+    }
+    for (const [index, file] of batch.files.entries()) {
+      const shown = displayPath(file.placed.relative);
+      const outcome = outcomes?.[index] ?? { kind: 'exists' };
+      if (outcome.kind === 'created') {
+        for (const warning of outcome.warnings) this.#warn(shown, warning.message);
+        this.#restoredNonDirectories.add(file.placed.key);
+        this.#summary.entriesRestored++;
+      } else if (outcome.kind === 'failed') {
+        this.#refuse(shown, outcome.error);
+      } else {
+        await this.#createOne(file);
+      }
+    }
+  }
+
+  /** A batch's file made the call-by-call way: its name cleared if taken, then created and written. */
+  async #createOne(file: SmallFile): Promise<void> {
+    const shown = displayPath(file.placed.relative);
+    try {
+      this.#restoredNonDirectories.delete(file.placed.key);
+      await this.#beginOne(file.placed, file.header);
+    } catch (error) {
+      this.#refuse(shown, error as Error);
+      return;
+    }
+    const current = this.#current;
+    if (current.kind !== 'file') return;
+    this.#summary.dataBytes -= file.data.length;
+    await this.writeData(file.data);
+    await this.endEntry();
+  }
+
+  /** What a worker needs to make a small file as #applyMetadata would. */
+  #toCreate(file: SmallFile): FileToCreate {
+    const { header } = file;
+    const xattrs = this.#options.xattrs ? header.xattrs.filter(({ name }) => name !== aclXattrNames.access && name !== aclXattrNames.default && (this.#options.privilegedXattrs || !(name.startsWith('trusted.') || name.startsWith('security.')))) : [];
+    return {
+      name: file.placed.name,
+      data: file.data,
+      owner: this.#options.owners ? { uid: this.#ownerId('user', header), gid: this.#ownerId('group', header) } : null,
+      mode: header.mode,
+      xattrsFirst: xattrs.filter(({ name }) => name !== 'security.capability'),
+      acl: this.#options.acls && header.aclAccess !== null ? encodeAclXattr(header.aclAccess) : null,
+      xattrsLast: xattrs.filter(({ name }) => name === 'security.capability'),
+      atimeNs: header.atimeNs,
+      mtimeNs: header.mtimeNs,
+    };
   }
 
   /** Closes a file begun and removes it from its held parent: no half-written file is left. */

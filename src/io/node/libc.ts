@@ -145,6 +145,9 @@ export const sync = {
 export const onWorkerThread = {
   listXattrs: (fd: number, list: Buffer): CallResult => callSync(flistxattr, [fd, list, list.length]),
   getXattr: (fd: number, name: string, value: Buffer): CallResult => callSync(fgetxattr, [fd, name, value, value.length]),
+  setXattr: (fd: number, name: string, value: Uint8Array): CallResult => callSync(fsetxattr, [fd, name, value, value.length, 0]),
+  openAt: (directoryFd: number, name: Buffer, flags: number, mode: number): CallResult => callSync(openat, [directoryFd, cPath(name), flags | openCloseOnExec, mode]),
+  setTimesOf: (fd: number, atimeNs: bigint, mtimeNs: bigint): CallResult => callSync(futimens, [fd, timespecPair(atimeNs, mtimeNs)]),
 };
 
 export const blocking = {

@@ -291,6 +291,10 @@ export class NodeBackend implements Backend {
     check(await blocking.ioctl(target.fd, ioctlRequest.clone, source.fd), 'ioctl FICLONE', context(`clone "${source.path}" into`, target));
   }
 
+  descriptorPath(descriptor: Descriptor): Buffer {
+    return Buffer.from(`/proc/self/fd/${descriptor.fd}`);
+  }
+
   async freeze(descriptor: Descriptor, frozen: boolean): Promise<void> {
     const request = frozen ? ioctlRequest.freeze : ioctlRequest.thaw;
     check(await blocking.ioctl(descriptor.fd, request, 0), frozen ? 'ioctl FIFREEZE' : 'ioctl FITHAW', context(frozen ? 'freeze' : 'thaw', descriptor));

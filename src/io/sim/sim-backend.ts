@@ -457,6 +457,10 @@ export class SimBackend implements Backend {
     }, frozen ? () => true : undefined, false);
   }
 
+  descriptorPath(): Buffer | null {
+    return null;
+  }
+
   /** One simulated call: its effect runs when the scheduler completes it. */
   #call<T>(label: string, effect: () => T, ready: () => boolean = () => true, mayBeLate = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
