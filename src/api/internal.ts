@@ -52,6 +52,7 @@ export type { ChunkReference, TreeEntry } from '../format/repo/tree-codec.js';
 export { defaultKdfParameters, testKdfParameters } from '../repo/key-file.js';
 export type { KdfParameters } from '../repo/key-file.js';
 export { TraceRecorder, installFlightRecorderDumps } from '../trace/trace-recorder.js';
+export { withFileWorkers } from '../engine/file-workers.js';
 export { verifyRestoredFiles } from '../engine/verify-restore.js';
 export type { VerifySummary } from '../engine/verify-restore.js';
 export { applyPolicy, defaultGroupBy, emptyPolicy, groupSnapshots, hasTags, isEmptyPolicy, parseGroupBy, parseKeepCount, parseKeepDuration, parseTagList } from '../engine/forget-policy.js';

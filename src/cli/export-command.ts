@@ -2,7 +2,7 @@
  * holdfast export PATH... [--format stream|tar] [-o FILE|-] [--one-file-system] [--json]
  */
 import { parseArgs } from 'node:util';
-import { BufferPool, createNodeIo, exportArchive, OwnerNames, type ArchiveFormat, type Handle } from '../api/internal.js';
+import { BufferPool, createNodeIo, exportArchive, OwnerNames, withFileWorkers, type ArchiveFormat, type Handle } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { formatBytes, Reporter } from './reporter.js';
 
@@ -45,15 +45,19 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (toStdout) output = await io.standardStream('stdout');
   else output = await io.open(values.output, { access: 'write', create: true, truncate: true });
   try {
-    const summary = await exportArchive(io, positionals, output, {
-      format,
-      ownerNames: await OwnerNames.load(),
-      pool,
-      oneFileSystem: values['one-file-system'],
-      onProblem: (path, error) => reporter.problem('skipped', path, error),
-      onSkip: (path, reason) => reporter.problem('skipped', path, reason),
-      onEntry: (progress) => reporter.progress(progress.entries, progress.dataBytes, progress.currentPath),
-    });
+    const ownerNames = await OwnerNames.load();
+    const summary = await withFileWorkers(io, ({ fileBatches }) =>
+      exportArchive(io, positionals, output, {
+        format,
+        ownerNames,
+        pool,
+        oneFileSystem: values['one-file-system'],
+        batches: fileBatches,
+        onProblem: (path, error) => reporter.problem('skipped', path, error),
+        onSkip: (path, reason) => reporter.problem('skipped', path, reason),
+        onEntry: (progress) => reporter.progress(progress.entries, progress.dataBytes, progress.currentPath),
+      }),
+    );
     reporter.summary(
       { format, ...summary, problems: reporter.problems },
       `exported ${summary.entries} entries, ${formatBytes(summary.dataBytes)} of data, ${formatBytes(summary.outputBytes)} written`,

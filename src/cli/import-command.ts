@@ -4,7 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BufferPool, createNodeIo, importArchive, OwnerNames, type Handle, type ImportFormat } from '../api/internal.js';
+import { BufferPool, createNodeIo, importArchive, OwnerNames, withFileWorkers, type Handle, type ImportFormat } from '../api/internal.js';
 import { exitCodes } from './exit-codes.js';
 import { UsageError } from './export-command.js';
 import { makeDirectories } from './make-directories.js';
@@ -58,21 +58,25 @@ export async function importCommand(argv: string[]): Promise<number> {
   const input: Handle = inputPath === '-' ? await io.standardStream('stdin') : await io.open(inputPath);
   let entries = 0;
   try {
-    const summary = await importArchive(io, input, target, {
-      format,
-      pool,
-      inputName: inputPath === '-' ? 'stdin' : inputPath,
-      owners: root && !values['no-same-owner'],
-      numericOwner: values['numeric-owner'],
-      acls: !values['no-acls'],
-      xattrs: !values['no-xattrs'],
-      privilegedXattrs: root,
-      // tar's mode for a directory it makes unasked (mkdir 0777, the umask applies).
-      implicitDirectoryMode: values['private-parents'] ? 0o700 : 0o777,
-      ownerNames: await OwnerNames.load(),
-      onWarning: (path, message) => reporter.problem('warning', path, message),
-      onRefused: (path, error) => reporter.problem('refused', path, error),
-    });
+    const ownerNames = await OwnerNames.load();
+    const summary = await withFileWorkers(io, ({ restoreBatches }) =>
+      importArchive(io, input, target, {
+        format,
+        pool,
+        inputName: inputPath === '-' ? 'stdin' : inputPath,
+        owners: root && !values['no-same-owner'],
+        numericOwner: values['numeric-owner'],
+        acls: !values['no-acls'],
+        xattrs: !values['no-xattrs'],
+        privilegedXattrs: root,
+        // tar's mode for a directory it makes unasked (mkdir 0777, the umask applies).
+        implicitDirectoryMode: values['private-parents'] ? 0o700 : 0o777,
+        ownerNames,
+        batches: restoreBatches,
+        onWarning: (path, message) => reporter.problem('warning', path, message),
+        onRefused: (path, error) => reporter.problem('refused', path, error),
+      }),
+    );
     entries = summary.entriesRestored;
     reporter.summary({ ...summary, problems: reporter.problems }, `imported ${entries} entries, ${formatBytes(summary.dataBytes)} of data (${summary.format}${summary.compression === 'none' ? '' : `, ${summary.compression}`})`);
   } catch (error) {

@@ -10,6 +10,7 @@ import type { Handle } from '../io/handle.js';
 import type { Io } from '../io/io.js';
 import type { OwnerNames } from '../source/owner-names.js';
 import type { SourceEntry } from '../source/source-entry.js';
+import type { FileBatches } from '../source/file-batches.js';
 import { walkTrees } from '../source/tree-walker.js';
 import { encodeStream } from '../streams/stream-encoder.js';
 import { encodeTar } from '../streams/tar-encoder.js';
@@ -28,6 +29,8 @@ export interface ExportOptions {
   /** Two leases are held: one for file data, one for output. */
   pool: BufferPool;
   oneFileSystem?: boolean;
+  /** Stat names and read small files many at a time (file-workers.ts); without it, call by call through Io. */
+  batches?: FileBatches;
   /** An entry that could not be read (left out) or changed while read. */
   onProblem: (path: string, error: Error) => void;
   /** An entry the format cannot carry (a socket in tar), left out. */
