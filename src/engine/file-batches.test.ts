@@ -13,7 +13,7 @@ import { BufferPool } from '../io/buffer-pool.js';
 import { createNodeIo } from '../io/node/create-node-io.js';
 import { siblingModuleUrl } from '../pool/sibling-module-url.js';
 import { WorkerPool } from '../pool/worker-pool.js';
-import type { FileBatches } from '../source/file-batches.js';
+import { scanStatsMax, type FileBatches } from '../source/file-batches.js';
 import { OwnerNames } from '../source/owner-names.js';
 import { walkTrees, type WalkOptions } from '../source/tree-walker.js';
 import { buildHardCaseTree } from '../test-support/hard-case-tree.js';
@@ -53,6 +53,7 @@ function counting(batches: FileBatches): { batches: FileBatches; outcomes: Map<s
     outcomes,
     batches: {
       fileBytesMax: batches.fileBytesMax,
+      scan: (directory) => batches.scan(directory),
       lstat: (directory, names) => batches.lstat(directory, names),
       read: async (files) => {
         const read = await batches.read(files);
@@ -75,6 +76,10 @@ test('the batched walk of the hard-case tree equals the call-by-call walk, entry
   execFileSync('setfattr', ['-n', 'user.note', '-v', 'kept', join(tree, 'many', 'f7')]);
   execFileSync('setfacl', ['-m', 'u:1234:r', join(tree, 'many', 'f8')]);
   writeFileSync(join(tree, 'many', 'large'), Buffer.alloc(300 * 1024, 7));
+  // More names than one scan stats: they come by lstat batches instead.
+  mkdirSync(join(tree, 'crowded'));
+  for (let index = 0; index <= scanStatsMax; index++) writeFileSync(join(tree, 'crowded', `n${index}`), index % 7 === 0 ? `${index}` : '');
+  mkdirSync(join(tree, 'crowded', 'zz-subdirectory'));
 
   const workers = await startWorkers();
   try {
@@ -83,7 +88,7 @@ test('the batched walk of the hard-case tree equals the call-by-call walk, entry
     const batched = await walk(tree, { batches: counted.batches });
     assert.deepEqual(batched.problems, plain.problems);
     assert.equal(batched.entries.length, plain.entries.length);
-    assert.ok(plain.entries.length > 300);
+    assert.ok(plain.entries.length > 300 + scanStatsMax);
     for (const [index, entry] of plain.entries.entries()) {
       const other = batched.entries[index]!;
       // The first walk's reads moved the atime of what it read (relatime): all else is equal.

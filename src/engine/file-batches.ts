@@ -7,10 +7,10 @@
 import { displayPath, joinPath } from '../base/file-path.js';
 import { SystemCallError } from '../errors/holdfast-error.js';
 import type { FileStat } from '../io/file-stat.js';
-import { joinNames, type FileBatchRead, type LstatOutcome } from '../io/node/read-files-sync.js';
+import { joinNames, splitNames, type FileBatchRead, type LstatOutcome, type ScannedDirectory as ScanResult } from '../io/node/read-files-sync.js';
 import type { WorkerPool } from '../pool/worker-pool.js';
-import type { BatchedFile, FileBatches, FileToBatch } from '../source/file-batches.js';
-import type { LstatNamesJob, ReadFilesJob } from './worker-jobs.js';
+import { scanStatsMax, type BatchedFile, type FileBatches, type FileToBatch, type ScannedDirectory } from '../source/file-batches.js';
+import type { LstatNamesJob, ReadFilesJob, ScanDirectoryJob } from './worker-jobs.js';
 
 /**
  * Files up to this size are read in batches. Larger ones gain nothing (their bytes, not their
@@ -21,12 +21,20 @@ export const batchedFileBytesMax = 256 * 1024;
 export function workerFileBatches(workers: WorkerPool): FileBatches {
   return {
     fileBytesMax: batchedFileBytesMax,
+    async scan(directory: Buffer): Promise<ScannedDirectory> {
+      const job: ScanDirectoryJob = { directory: new Uint8Array(directory), statsMax: scanStatsMax };
+      const scanned = await workers.run<ScanResult>('scanDirectory', {}, job);
+      const names = splitNames(scanned.names);
+      return {
+        names,
+        stats: scanned.outcomes === null ? null : scanned.outcomes.map((outcome, index) => lstatOutcome(outcome, directory, names[index]!)),
+        extras: scanned.extras === null ? null : scanned.extras.map((extras) => (extras === null ? null : { xattrs: extras.xattrs.map(({ name, value }) => ({ name, value: Buffer.from(value) })), linkTarget: extras.linkTarget === null ? null : Buffer.from(extras.linkTarget) })),
+      };
+    },
     async lstat(directory: Buffer, names: readonly Buffer[]): Promise<(FileStat | Error)[]> {
       const job: LstatNamesJob = { directory: new Uint8Array(directory), names: joinNames(names) };
       const outcomes = await workers.run<LstatOutcome[]>('lstatNames', { names: names.length }, job);
-      return outcomes.map((outcome, index) =>
-        'stat' in outcome ? outcome.stat : new SystemCallError(outcome.errno, 'lstat', { operation: 'stat', path: displayPath(joinPath(directory, names[index]!)) }),
-      );
+      return outcomes.map((outcome, index) => lstatOutcome(outcome, directory, names[index]!));
     },
     async read(files: readonly FileToBatch[]): Promise<BatchedFile[]> {
       const job: ReadFilesJob = {
@@ -50,4 +58,8 @@ export function workerFileBatches(workers: WorkerPool): FileBatches {
       });
     },
   };
+}
+
+function lstatOutcome(outcome: LstatOutcome, directory: Buffer, name: Buffer): FileStat | Error {
+  return 'stat' in outcome ? outcome.stat : new SystemCallError(outcome.errno, 'lstat', { operation: 'stat', path: displayPath(joinPath(directory, name)) });
 }

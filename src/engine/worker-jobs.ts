@@ -5,7 +5,7 @@
  * restore (creating small files, io/node/create-files-sync.ts; used through restore-batches.ts).
  */
 import { createFilesSync, type NewFile } from '../io/node/create-files-sync.js';
-import { lstatNamesSync, readFilesSync, type FileToRead } from '../io/node/read-files-sync.js';
+import { lstatNamesSync, readFilesSync, scanDirectorySync, type FileToRead } from '../io/node/read-files-sync.js';
 import { serveJobs } from '../pool/worker-runtime.js';
 import { packJobs } from '../repo/pack-jobs.js';
 
@@ -13,6 +13,11 @@ export interface LstatNamesJob {
   directory: Uint8Array;
   /** NUL-separated (joinNames()). */
   names: Uint8Array;
+}
+
+export interface ScanDirectoryJob {
+  directory: Uint8Array;
+  statsMax: number;
 }
 
 export interface ReadFilesJob {
@@ -33,6 +38,7 @@ export interface CreateFilesJob {
 
 serveJobs({
   ...packJobs,
+  scanDirectory: (payload: ScanDirectoryJob) => ({ result: scanDirectorySync(payload.directory, payload.statsMax) }),
   lstatNames: (payload: LstatNamesJob) => ({ result: lstatNamesSync(payload.directory, payload.names) }),
   readFiles: (payload: ReadFilesJob) => {
     const read = readFilesSync(payload.paths, payload.files);

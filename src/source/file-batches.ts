@@ -10,6 +10,11 @@ import type { FileStat } from '../io/file-stat.js';
 export interface FileBatches {
   /** Regular files of at most this size are read through read(). */
   readonly fileBytesMax: number;
+  /**
+   * The names in `directory` sorted bytewise; for a directory of at most scanStatsMax names also
+   * each one's lstat and, for directories and symlinks, their xattrs and link targets.
+   */
+  scan(directory: Buffer): Promise<ScannedDirectory>;
   /** lstat of each name in `directory`, in order: its stat, or the error that refused it. */
   lstat(directory: Buffer, names: readonly Buffer[]): Promise<(FileStat | Error)[]>;
   /** Reads each file whole, in order, telling for each what became of it. */
@@ -31,3 +36,19 @@ export type BatchedFile =
   | { kind: 'replaced' }
   /** Not read there (holes, or a size that moved): the walker reads it the call-by-call way. */
   | { kind: 'elsewhere' };
+
+/** Directories with more names than this are scanned for names only; their stats come by lstat(). */
+export const scanStatsMax = 4096;
+
+export interface ScannedDirectory {
+  names: Buffer[];
+  /** Each name's lstat or the error that refused it; null for a directory of more than scanStatsMax names. */
+  stats: (FileStat | Error)[] | null;
+  /** A directory's or symlink's xattrs and link target, read with its lstat; null where not read. */
+  extras: (ScannedExtras | null)[] | null;
+}
+
+export interface ScannedExtras {
+  xattrs: Xattr[];
+  linkTarget: Buffer | null;
+}

@@ -25,7 +25,7 @@ import type { HandleKind } from '../io/handle-kind.js';
 import type { Io } from '../io/io.js';
 import { readOnce } from '../io/transfer.js';
 import { readDataMap, readXattrMetadata, xattrMetadataFrom } from './entry-metadata.js';
-import type { BatchedFile, FileBatches } from './file-batches.js';
+import type { BatchedFile, FileBatches, ScannedDirectory, ScannedExtras } from './file-batches.js';
 import type { OwnerNames } from './owner-names.js';
 import type { SourceEntry } from './source-entry.js';
 
@@ -83,14 +83,23 @@ interface WalkState {
   aheadCount: number;
   /** Bytes of files read in batches and not yet emitted, over all directory levels. */
   aheadBytes: number;
+  /** Directory scans started ahead, by path (latin1), not yet taken by the walk. */
+  scans: Map<string, Promise<ScannedDirectory | null>>;
 }
 
 export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
   const hardlinks = new Map<string, Buffer>();
-  if (options.absoluteNames === true) {
-    yield* walkAbsolute(io, roots, options, hardlinks);
-    return;
+  const scans = new Map<string, Promise<ScannedDirectory | null>>();
+  try {
+    if (options.absoluteNames === true) yield* walkAbsolute(io, roots, options, hardlinks, scans);
+    else yield* walkRelative(io, roots, options, hardlinks, scans);
+  } finally {
+    // Scans started ahead for directories the walk did not reach (it was left early): settled.
+    await Promise.all(scans.values());
   }
+}
+
+async function* walkRelative(io: Io, roots: readonly FilePath[], options: WalkOptions, hardlinks: Map<string, Buffer>, scans: Map<string, Promise<ScannedDirectory | null>>): AsyncGenerator<SourceEntry> {
   for (const root of roots) {
     const rootBytes = stripTrailingSlashes(pathBytes(root));
     const name = Buffer.from(basename(rootBytes.toString('latin1')), 'latin1');
@@ -98,19 +107,19 @@ export async function* walkTrees(io: Io, roots: readonly FilePath[], options: Wa
       throw holdfastError('HOLDFAST_UNSAFE_PATH', { operation: 'export', path: displayPath(root) }, 'give a path that names a file or directory (not "/", "." or "..")');
     }
     const rootStat = await io.lstat(rootBytes);
-    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, prefix: Buffer.alloc(0), aheadCount: 0, aheadBytes: 0 }, rootBytes, name, rootStat);
+    yield* walkEntry({ io, options, hardlinks, rootDevice: rootStat.device, prefix: Buffer.alloc(0), aheadCount: 0, aheadBytes: 0, scans }, rootBytes, name, rootStat);
   }
 }
 
 /** The roots by absolute path: parents first (once), a root inside another left to it. */
-async function* walkAbsolute(io: Io, roots: readonly FilePath[], options: WalkOptions, hardlinks: Map<string, Buffer>): AsyncGenerator<SourceEntry> {
+async function* walkAbsolute(io: Io, roots: readonly FilePath[], options: WalkOptions, hardlinks: Map<string, Buffer>, scans: Map<string, Promise<ScannedDirectory | null>>): AsyncGenerator<SourceEntry> {
   const parentsDone = new Set<string>();
   for (const rootBytes of outermostRoots(roots)) {
     const slash = rootBytes.lastIndexOf(0x2f);
     const prefix = rootBytes.subarray(1, slash + 1);
     yield* parentEntries(io, prefix, options, parentsDone);
     const rootStat = await io.lstat(rootBytes);
-    const state: WalkState = { io, options, hardlinks, rootDevice: rootStat.device, prefix, aheadCount: 0, aheadBytes: 0 };
+    const state: WalkState = { io, options, hardlinks, rootDevice: rootStat.device, prefix, aheadCount: 0, aheadBytes: 0, scans };
     if (rootBytes.length === 1) yield* walkChildren(state, rootBytes, Buffer.alloc(0));
     else yield* walkEntry(state, rootBytes, rootBytes.subarray(slash + 1), rootStat);
   }
@@ -289,16 +298,19 @@ async function* emit(state: WalkState, prepared: Prepared): AsyncGenerator<Sourc
 }
 
 async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): AsyncGenerator<SourceEntry> {
+  const batches = state.options.batches;
+  const scanned = batches === undefined ? null : await takeScan(state, batches, path);
   let names: Buffer[];
   try {
-    names = await state.io.readDirectory(path);
+    // A scan that failed is asked again through io, which names the error.
+    names = scanned?.names ?? (await state.io.readDirectory(path));
   } catch (error) {
     state.options.onProblem(displayPath(path), error as Error);
     return;
   }
-  names.sort(Buffer.compare);
-  if (state.options.batches !== undefined) {
-    yield* walkChildrenInBatches(state, state.options.batches, path, name, names);
+  if (scanned === null) names.sort(Buffer.compare);
+  if (batches !== undefined) {
+    yield* walkChildrenInBatches(state, batches, path, name, names, scanned);
     return;
   }
   const ahead: Promise<Prepared | null>[] = [];
@@ -349,10 +361,14 @@ interface Ahead {
  * is neither excluded nor unchanged read whole in a batch; the rest (directories, links, large
  * files, anything a batch sent back) the call-by-call way. Entries come out in name order.
  */
-async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, path: Buffer, name: Buffer, names: readonly Buffer[]): AsyncGenerator<SourceEntry> {
+async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, path: Buffer, name: Buffer, names: readonly Buffer[], scanned: ScannedDirectory | null): AsyncGenerator<SourceEntry> {
   const stats = new Map<number, Promise<(FileStat | Error)[]>>();
   const statSlice = (slice: number): Promise<(FileStat | Error)[]> => {
     let pending = stats.get(slice);
+    if (pending === undefined && scanned?.stats != null) {
+      pending = Promise.resolve(scanned.stats.slice(slice * lstatBatchNames, (slice + 1) * lstatBatchNames));
+      stats.set(slice, pending);
+    }
     if (pending === undefined) {
       const sliceNames = names.slice(slice * lstatBatchNames, (slice + 1) * lstatBatchNames);
       // A batch that fails as a whole (a worker lost) is not the entries' fault: ask one by one.
@@ -400,7 +416,10 @@ async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, pa
       // A file read the call-by-call way holds its handle until its turn: those are counted.
       const counted = judged.type === 'file' && !judged.unchanged;
       if (counted) state.aheadCount++;
-      ahead.push({ prepared: readEntry(state, childPath, childName, stat, judged), counted, bytes: 0 });
+      const extras = scanned?.extras?.[index] ?? null;
+      const known = extras !== null && (judged.type !== 'symlink' || extras.linkTarget !== null);
+      ahead.push({ prepared: known ? Promise.resolve(fromScan(state, childPath, childName, stat, judged, extras)) : readEntry(state, childPath, childName, stat, judged), counted, bytes: 0 });
+      if (judged.type === 'directory' && (state.options.oneFileSystem !== true || stat.device === state.rootDevice)) prefetchScan(state, batches, childPath);
     }
     startBatch();
   };
@@ -423,6 +442,40 @@ async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, pa
     }
     await Promise.all(stats.values());
   }
+}
+
+/** Directory scans started ahead of the walk (a directory's subdirectories, as they are met). */
+const scansAheadMax = 8;
+
+function prefetchScan(state: WalkState, batches: FileBatches, path: Buffer): void {
+  if (state.scans.size >= scansAheadMax) return;
+  const key = path.toString('latin1');
+  if (!state.scans.has(key)) state.scans.set(key, scanOrNull(batches, path));
+}
+
+/** The scan of `path`: the one started ahead, or a new one; null when it failed (io then asks again). */
+function takeScan(state: WalkState, batches: FileBatches, path: Buffer): Promise<ScannedDirectory | null> {
+  const key = path.toString('latin1');
+  const started = state.scans.get(key);
+  state.scans.delete(key);
+  return started ?? scanOrNull(batches, path);
+}
+
+function scanOrNull(batches: FileBatches, path: Buffer): Promise<ScannedDirectory | null> {
+  return batches.scan(path).catch(() => null);
+}
+
+/** A directory's or symlink's entry from what its scan read with its lstat; null when that is unusable (reported). */
+function fromScan(state: WalkState, path: Buffer, name: Buffer, stat: FileStat, judged: Judged, extras: ScannedExtras): Prepared | null {
+  const { header } = judged;
+  if (judged.type === 'symlink') header.linkTarget = extras.linkTarget;
+  try {
+    Object.assign(header, xattrMetadataFrom(extras.xattrs, path));
+  } catch (error) {
+    state.options.onProblem(displayPath(path), error as Error);
+    return null;
+  }
+  return { path, name, header, stat, handle: null, unchanged: false };
 }
 
 interface ToRead {

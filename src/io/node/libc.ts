@@ -143,8 +143,10 @@ export const sync = {
  * one else (read-files-sync.ts reads many small files in one job that way).
  */
 export const onWorkerThread = {
-  listXattrs: (fd: number, list: Buffer): CallResult => callSync(flistxattr, [fd, list, list.length]),
-  getXattr: (fd: number, name: string, value: Buffer): CallResult => callSync(fgetxattr, [fd, name, value, value.length]),
+  listXattrs: (target: number | CPath, list: Buffer): CallResult =>
+    typeof target === 'number' ? callSync(flistxattr, [target, list, list.length]) : callSync(llistxattr, [cPath(target), list, list.length]),
+  getXattr: (target: number | CPath, name: string, value: Buffer): CallResult =>
+    typeof target === 'number' ? callSync(fgetxattr, [target, name, value, value.length]) : callSync(lgetxattr, [cPath(target), name, value, value.length]),
   setXattr: (fd: number, name: string, value: Uint8Array): CallResult => callSync(fsetxattr, [fd, name, value, value.length, 0]),
   openAt: (directoryFd: number, name: Buffer, flags: number, mode: number): CallResult => callSync(openat, [directoryFd, cPath(name), flags | openCloseOnExec, mode]),
   setTimesOf: (fd: number, atimeNs: bigint, mtimeNs: bigint): CallResult => callSync(futimens, [fd, timespecPair(atimeNs, mtimeNs)]),

@@ -73,14 +73,65 @@ export function splitNames(joined: Uint8Array): Buffer[] {
 
 /** lstat of each name in a directory, in order. */
 export function lstatNamesSync(directory: Uint8Array, joinedNames: Uint8Array): LstatOutcome[] {
-  const prefix = directory.at(-1) === 0x2f ? Buffer.from(directory) : Buffer.concat([Buffer.from(directory), Buffer.from('/')]);
-  return splitNames(joinedNames).map((name) => {
-    try {
-      return { stat: fileStat(fs.lstatSync(Buffer.concat([prefix, name]), { bigint: true }), false) };
-    } catch (error) {
-      return { errno: errnoOf(error) };
-    }
-  });
+  const prefix = directoryPrefix(directory);
+  return splitNames(joinedNames).map((name) => lstatOne(Buffer.concat([prefix, name])));
+}
+
+/** A directory's entries in byte order of their names, with what a walk asks of each. */
+export interface ScannedDirectory {
+  /** NUL-separated, sorted bytewise. */
+  names: Uint8Array;
+  count: number;
+  /** Each name's lstat, or null when the directory has more than the caller's statsMax names. */
+  outcomes: LstatOutcome[] | null;
+  /**
+   * For a directory or a symlink among them: its xattrs and a symlink's target; null for other
+   * kinds, and where a call failed (the caller asks again, call by call, and reports).
+   */
+  extras: (EntryExtras | null)[] | null;
+}
+
+export interface EntryExtras {
+  xattrs: { name: string; value: Uint8Array }[];
+  linkTarget: Uint8Array | null;
+}
+
+/** readdir, then lstat of each name (up to statsMax), then the xattrs of directories and symlinks. */
+export function scanDirectorySync(directory: Uint8Array, statsMax: number): ScannedDirectory {
+  const names = fs.readdirSync(Buffer.from(directory), { encoding: 'buffer' }).sort(Buffer.compare);
+  if (names.length > statsMax) return { names: joinNames(names), count: names.length, outcomes: null, extras: null };
+  const prefix = directoryPrefix(directory);
+  const scratch = Buffer.allocUnsafe(xattrBytesMax);
+  const outcomes: LstatOutcome[] = [];
+  const extras: (EntryExtras | null)[] = [];
+  for (const name of names) {
+    const path = Buffer.concat([prefix, name]);
+    const outcome = lstatOne(path);
+    outcomes.push(outcome);
+    const kind = 'stat' in outcome ? outcome.stat.kind : null;
+    extras.push(kind === 'directory' || kind === 'symlink' ? entryExtras(path, kind === 'symlink', scratch) : null);
+  }
+  return { names: joinNames(names), count: names.length, outcomes, extras };
+}
+
+function entryExtras(path: Buffer, symlink: boolean, scratch: Buffer): EntryExtras | null {
+  try {
+    return { xattrs: readXattrs(path, scratch), linkTarget: symlink ? new Uint8Array(fs.readlinkSync(path, { encoding: 'buffer' })) : null };
+  } catch {
+    return null;
+  }
+}
+
+function directoryPrefix(directory: Uint8Array): Buffer {
+  return directory.at(-1) === 0x2f ? Buffer.from(directory) : Buffer.concat([Buffer.from(directory), Buffer.from('/')]);
+}
+
+function lstatOne(path: Buffer): LstatOutcome {
+  try {
+    return { stat: fileStat(fs.lstatSync(path, { bigint: true }), false) };
+  } catch (error) {
+    return { errno: errnoOf(error) };
+  }
 }
 
 const errno = osConstants.errno;
@@ -135,8 +186,8 @@ function readOne(path: Buffer, file: FileToRead, into: Uint8Array, scratch: Buff
   }
 }
 
-/** Every xattr of the descriptor, by name; none where the file system has none. */
-function readXattrs(fd: number, scratch: Buffer): { name: string; value: Uint8Array }[] {
+/** Every xattr of a descriptor, or of a path (a final symlink's own), by name; none where the file system has none. */
+function readXattrs(fd: number | Buffer, scratch: Buffer): { name: string; value: Uint8Array }[] {
   const list = onWorkerThread.listXattrs(fd, scratch);
   if (list.result < 0) {
     if (list.errno === errno.ENOTSUP) return [];
