@@ -13,79 +13,22 @@
  * Lifetime: a file's handle is opened when its entry is made and closed when the walk moves on,
  * when the consumer leaves the loop, or when the data has been read, whichever is first.
  * Per-entry problems (an unreadable file) go to `onProblem` and the entry is left out.
+ *
+ * Given FileBatches (the real machine), a directory's children go through batched-walk.ts: the
+ * same entries, read many at a time on worker threads; each entry is made in walk-entry.ts.
  */
 import { basename } from 'node:path';
 import { displayPath, isAtOrBelow, joinPath, pathBytes, type FilePath } from '../base/file-path.js';
 import { holdfastError } from '../errors/holdfast-error.js';
-import { emptyEntryHeader, type EntryHeader, type EntryType } from '../format/entry.js';
 import type { FileStat } from '../io/backend.js';
-import type { BufferPool } from '../io/buffer-pool.js';
-import type { Handle } from '../io/handle.js';
-import type { HandleKind } from '../io/handle-kind.js';
 import type { Io } from '../io/io.js';
-import { readOnce } from '../io/transfer.js';
-import { readDataMap, readXattrMetadata, xattrMetadataFrom } from './entry-metadata.js';
-import type { BatchedFile, FileBatches, ScannedDirectory, ScannedExtras } from './file-batches.js';
-import type { OwnerNames } from './owner-names.js';
+import { walkChildrenInBatches, takeScan } from './batched-walk.js';
+import { readXattrMetadata } from './entry-metadata.js';
+import type { ScannedDirectory } from './file-batches.js';
 import type { SourceEntry } from './source-entry.js';
+import { batchedData, headerFromStat, noData, prefetchEntriesMax, prefetchEntriesTotalMax, prepare, readData, type Prepared, type WalkOptions, type WalkState } from './walk-entry.js';
 
-export interface WalkOptions {
-  ownerNames: OwnerNames;
-  /** Buffers for file data; one lease is held while a file's data is read. */
-  pool: BufferPool;
-  /** Do not descend into directories on another file system than their root. */
-  oneFileSystem?: boolean;
-  /** An entry that could not be read (it is left out), or a file that changed while read. */
-  onProblem: (path: string, error: Error) => void;
-  /**
-   * Leaves an entry out (and, for a directory, everything below it) without a word. `name` is
-   * the entry's name (from the root's own name down), `path` where it is on the file system.
-   */
-  exclude?: (name: Buffer, stat: FileStat, path: Buffer) => boolean | Promise<boolean>;
-  /**
-   * True when a regular file is known not to have changed (an incremental backup compares its
-   * device, inode, size, mtime and ctime with the last snapshot). Such a file is not opened: its
-   * entry carries only what lstat gives, `unchanged: true`, and no data.
-   */
-  unchanged?: (name: Buffer, stat: FileStat) => boolean;
-  /**
-   * Name entries by their absolute path (see above); the roots must be absolute. `exclude` still
-   * gets the name from the root's own name, so patterns mean what they meant; `unchanged` gets
-   * the entry's absolute name.
-   */
-  absoluteNames?: boolean;
-  /**
-   * Stat a directory's names and read its small files many at a time (see file-batches.ts);
-   * without it every call goes through `io` one at a time.
-   */
-  batches?: FileBatches;
-}
-
-const entryTypeByKind: Partial<Record<HandleKind, EntryType>> = {
-  file: 'file',
-  directory: 'directory',
-  symlink: 'symlink',
-  fifo: 'fifo',
-  socket: 'socket',
-  'char-device': 'character-device',
-  'block-device': 'block-device',
-};
-
-interface WalkState {
-  io: Io;
-  options: WalkOptions;
-  /** "device:inode" of files with several names -> the entry name of the first one seen. */
-  hardlinks: Map<string, Buffer>;
-  rootDevice: bigint;
-  /** Put before every entry name from the root's own name: the root's parent ("srv/"), or empty. */
-  prefix: Buffer;
-  /** Entries read ahead and not yet emitted, over all directory levels (not counting read batches). */
-  aheadCount: number;
-  /** Bytes of files read in batches and not yet emitted, over all directory levels. */
-  aheadBytes: number;
-  /** Directory scans started ahead, by path (latin1), not yet taken by the walk. */
-  scans: Map<string, Promise<ScannedDirectory | null>>;
-}
+export { headerFromStat, prefetchEntriesMax, prefetchEntriesTotalMax, type WalkOptions } from './walk-entry.js';
 
 export async function* walkTrees(io: Io, roots: readonly FilePath[], options: WalkOptions): AsyncGenerator<SourceEntry> {
   const hardlinks = new Map<string, Buffer>();
@@ -178,90 +121,9 @@ function stripTrailingSlashes(path: Buffer): Buffer {
   return path.subarray(0, end);
 }
 
-/**
- * An entry read ahead of its turn: metadata complete, a file's handle open. Reading ahead hides
- * the latency of the system calls behind one another (libuv runs four at once); at most
- * prefetchEntriesMax are held per directory level.
- */
-interface Prepared {
-  path: Buffer;
-  /** From the root's own name (what `exclude` sees); the header's path has the prefix before it. */
-  name: Buffer;
-  header: EntryHeader;
-  stat: FileStat;
-  handle: Handle<'file'> | null;
-  unchanged: boolean;
-  /** A small file read in a batch: its bytes, and the fstat taken after them. */
-  batched?: { data: Buffer; after: FileStat };
-}
-
-/** Entries read ahead per directory: enough to keep the thread pool busy, few handles open. */
-export const prefetchEntriesMax = 16;
-/** Entries read ahead over all levels of a deep tree: bounds the handles held open. */
-export const prefetchEntriesTotalMax = 64;
-
 async function* walkEntry(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): AsyncGenerator<SourceEntry> {
   const prepared = await prepare(state, path, name, knownStat);
   if (prepared !== null) yield* emit(state, prepared);
-}
-
-/** Reads an entry's metadata (and opens a file); null when it could not be read (reported). */
-async function prepare(state: WalkState, path: Buffer, name: Buffer, knownStat: FileStat | null): Promise<Prepared | null> {
-  const { io, options } = state;
-  try {
-    const stat = knownStat ?? (await io.lstat(path));
-    // Awaited only when it is a promise: most entries ask a rule that answers at once.
-    const verdict = options.exclude?.(name, stat, path);
-    const judged = judge(state, name, stat, verdict === true || (typeof verdict === 'object' && (await verdict)));
-    return judged === null ? null : await readEntry(state, path, name, stat, judged);
-  } catch (error) {
-    options.onProblem(displayPath(path), error as Error);
-    return null;
-  }
-}
-
-/** The I/O half of prepare(): the rest of an entry's metadata, and a file opened. */
-async function readEntry(state: WalkState, path: Buffer, name: Buffer, stat: FileStat, judged: Judged): Promise<Prepared | null> {
-  const { io, options } = state;
-  const { header, type } = judged;
-  if (judged.unchanged) return { path, name, header, stat, handle: null, unchanged: true };
-  let handle: Handle<'file'> | null = null;
-  try {
-    if (type === 'file') {
-      handle = await io.openFile(path, { noFollow: true });
-      const opened = handle.openedStat ?? (await io.stat(handle));
-      if (opened.inode !== stat.inode || opened.device !== stat.device) throw replacedError(path);
-      Object.assign(header, await readXattrMetadata(io, handle, path));
-      header.sparseMap = await readDataMap(io, handle, header.sizeBytes, stat.blocks * 512);
-    } else {
-      if (type === 'symlink') header.linkTarget = await io.readLink(path);
-      Object.assign(header, await readXattrMetadata(io, path, path));
-    }
-    return { path, name, header, stat, handle, unchanged: false };
-  } catch (error) {
-    await handle?.close();
-    options.onProblem(displayPath(path), error as Error);
-    return null;
-  }
-}
-
-interface Judged {
-  header: EntryHeader;
-  type: EntryType;
-  /** A regular file the incremental backup knows has not changed: it is not opened. */
-  unchanged: boolean;
-}
-
-/** What an entry will be, from its lstat: null when it is left out (excluded, or of no kind a stream carries). */
-function judge(state: WalkState, name: Buffer, stat: FileStat, excluded: boolean): Judged | null {
-  const type = entryTypeByKind[stat.kind];
-  if (type === undefined || excluded) return null;
-  const header = headerFromStat(state.prefix.length === 0 ? name : Buffer.concat([state.prefix, name]), type, stat, state.options.ownerNames);
-  return { header, type, unchanged: type === 'file' && state.options.unchanged?.(header.path, stat) === true };
-}
-
-function replacedError(path: Buffer): Error {
-  return holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: displayPath(path) }, 'the file was replaced while it was read');
 }
 
 /** Yields a prepared entry in its turn (hardlinks are decided here, in walk order), then its children. */
@@ -310,7 +172,7 @@ async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): Asyn
   }
   if (scanned === null) names.sort(Buffer.compare);
   if (batches !== undefined) {
-    yield* walkChildrenInBatches(state, batches, path, name, names, scanned);
+    yield* walkChildrenInBatches(state, batches, path, name, names, scanned, emit);
     return;
   }
   const ahead: Promise<Prepared | null>[] = [];
@@ -337,241 +199,4 @@ async function* walkChildren(state: WalkState, path: Buffer, name: Buffer): Asyn
       await (await pending)?.handle?.close();
     }
   }
-}
-
-/** Names whose lstat one batch asks for. */
-const lstatBatchNames = 512;
-/** Files one read batch takes, and the bytes it may read over all of them. */
-const readBatchFiles = 32;
-const readBatchBytes = 1024 * 1024;
-/** Entries of one directory prepared ahead of their turn when reading in batches (refilled at half). */
-export const batchedAheadMax = 128;
-/** Bytes of batched files read ahead over all levels of a deep tree. */
-const batchedAheadBytesMax = 16 * 1024 * 1024;
-
-/** One entry read ahead in a batched walk; `counted` entries (not from a read batch) count in aheadCount. */
-interface Ahead {
-  prepared: Promise<Prepared | null>;
-  counted: boolean;
-  bytes: number;
-}
-
-/**
- * walkChildren with FileBatches: the names' lstat in batches, then each small regular file that
- * is neither excluded nor unchanged read whole in a batch; the rest (directories, links, large
- * files, anything a batch sent back) the call-by-call way. Entries come out in name order.
- */
-async function* walkChildrenInBatches(state: WalkState, batches: FileBatches, path: Buffer, name: Buffer, names: readonly Buffer[], scanned: ScannedDirectory | null): AsyncGenerator<SourceEntry> {
-  const stats = new Map<number, Promise<(FileStat | Error)[]>>();
-  const statSlice = (slice: number): Promise<(FileStat | Error)[]> => {
-    let pending = stats.get(slice);
-    if (pending === undefined && scanned?.stats != null) {
-      pending = Promise.resolve(scanned.stats.slice(slice * lstatBatchNames, (slice + 1) * lstatBatchNames));
-      stats.set(slice, pending);
-    }
-    if (pending === undefined) {
-      const sliceNames = names.slice(slice * lstatBatchNames, (slice + 1) * lstatBatchNames);
-      // A batch that fails as a whole (a worker lost) is not the entries' fault: ask one by one.
-      pending = batches.lstat(path, sliceNames).catch(() => Promise.all(sliceNames.map((child) => state.io.lstat(joinPath(path, child)).catch((error: unknown) => error as Error))));
-      stats.set(slice, pending);
-    }
-    return pending;
-  };
-  const ahead: Ahead[] = [];
-  let next = 0;
-  const fill = async (): Promise<void> => {
-    let batch: ToRead[] = [];
-    let batchBytes = 0;
-    const startBatch = (): void => {
-      if (batch.length === 0) return;
-      const reads = batch;
-      const job = batches.read(reads.map(({ path: readPath, stat }) => ({ path: readPath, stat }))).catch(() => null);
-      for (const [index, read] of reads.entries()) ahead.push({ prepared: job.then((outcomes) => fromBatch(state, read, outcomes?.[index] ?? { kind: 'elsewhere' })), counted: false, bytes: read.stat.sizeBytes });
-      batch = [];
-      batchBytes = 0;
-    };
-    while (next < names.length && (ahead.length + batch.length === 0 || (ahead.length + batch.length < batchedAheadMax && state.aheadBytes < batchedAheadBytesMax && state.aheadCount < prefetchEntriesTotalMax))) {
-      const index = next++;
-      const slice = Math.floor(index / lstatBatchNames);
-      if ((slice + 1) * lstatBatchNames < names.length) void statSlice(slice + 1);
-      const stat = (await statSlice(slice))[index % lstatBatchNames]!;
-      if (index % lstatBatchNames === lstatBatchNames - 1) stats.delete(slice);
-      const childPath = joinPath(path, names[index]!);
-      const childName = joinPath(name, names[index]!);
-      if (stat instanceof Error) {
-        state.options.onProblem(displayPath(childPath), stat);
-        continue;
-      }
-      const verdict = state.options.exclude?.(childName, stat, childPath);
-      const judged = judge(state, childName, stat, verdict === true || (typeof verdict === 'object' && (await verdict)));
-      if (judged === null) continue;
-      if (judged.type === 'file' && !judged.unchanged && stat.sizeBytes <= batches.fileBytesMax) {
-        if (batch.length === readBatchFiles || batchBytes + stat.sizeBytes > readBatchBytes) startBatch();
-        batch.push({ path: childPath, name: childName, header: judged.header, stat });
-        batchBytes += stat.sizeBytes;
-        state.aheadBytes += stat.sizeBytes;
-        continue;
-      }
-      startBatch();
-      // A file read the call-by-call way holds its handle until its turn: those are counted.
-      const counted = judged.type === 'file' && !judged.unchanged;
-      if (counted) state.aheadCount++;
-      const extras = scanned?.extras?.[index] ?? null;
-      const known = extras !== null && (judged.type !== 'symlink' || extras.linkTarget !== null);
-      ahead.push({ prepared: known ? Promise.resolve(fromScan(state, childPath, childName, stat, judged, extras)) : readEntry(state, childPath, childName, stat, judged), counted, bytes: 0 });
-      if (judged.type === 'directory' && (state.options.oneFileSystem !== true || stat.device === state.rootDevice)) prefetchScan(state, batches, childPath);
-    }
-    startBatch();
-  };
-  try {
-    while (next < names.length || ahead.length > 0) {
-      if (ahead.length <= batchedAheadMax / 2 && next < names.length) await fill();
-      const first = ahead.shift();
-      if (first === undefined) continue;
-      const prepared = await first.prepared;
-      if (first.counted) state.aheadCount--;
-      state.aheadBytes -= first.bytes;
-      if (prepared !== null) yield* emit(state, prepared);
-    }
-  } finally {
-    // Left early (the consumer stopped, or an error): close what was read ahead.
-    for (const left of ahead.splice(0)) {
-      if (left.counted) state.aheadCount--;
-      state.aheadBytes -= left.bytes;
-      await (await left.prepared)?.handle?.close();
-    }
-    await Promise.all(stats.values());
-  }
-}
-
-/** Directory scans started ahead of the walk (a directory's subdirectories, as they are met). */
-const scansAheadMax = 8;
-
-function prefetchScan(state: WalkState, batches: FileBatches, path: Buffer): void {
-  if (state.scans.size >= scansAheadMax) return;
-  const key = path.toString('latin1');
-  if (!state.scans.has(key)) state.scans.set(key, scanOrNull(batches, path));
-}
-
-/** The scan of `path`: the one started ahead, or a new one; null when it failed (io then asks again). */
-function takeScan(state: WalkState, batches: FileBatches, path: Buffer): Promise<ScannedDirectory | null> {
-  const key = path.toString('latin1');
-  const started = state.scans.get(key);
-  state.scans.delete(key);
-  return started ?? scanOrNull(batches, path);
-}
-
-function scanOrNull(batches: FileBatches, path: Buffer): Promise<ScannedDirectory | null> {
-  return batches.scan(path).catch(() => null);
-}
-
-/** A directory's or symlink's entry from what its scan read with its lstat; null when that is unusable (reported). */
-function fromScan(state: WalkState, path: Buffer, name: Buffer, stat: FileStat, judged: Judged, extras: ScannedExtras): Prepared | null {
-  const { header } = judged;
-  if (judged.type === 'symlink') header.linkTarget = extras.linkTarget;
-  try {
-    Object.assign(header, xattrMetadataFrom(extras.xattrs, path));
-  } catch (error) {
-    state.options.onProblem(displayPath(path), error as Error);
-    return null;
-  }
-  return { path, name, header, stat, handle: null, unchanged: false };
-}
-
-interface ToRead {
-  path: Buffer;
-  name: Buffer;
-  header: EntryHeader;
-  stat: FileStat;
-}
-
-/** What a read batch made of a file: its entry, null when it failed (reported), or prepare()'s. */
-async function fromBatch(state: WalkState, read: ToRead, outcome: BatchedFile): Promise<Prepared | null> {
-  const { path, name, header, stat } = read;
-  try {
-    switch (outcome.kind) {
-      case 'read':
-        Object.assign(header, xattrMetadataFrom(outcome.xattrs, path));
-        return { path, name, header, stat, handle: null, unchanged: false, batched: { data: outcome.data, after: outcome.after } };
-      case 'failed':
-        throw outcome.error;
-      case 'replaced':
-        throw replacedError(path);
-      case 'elsewhere':
-        return await prepare(state, path, name, null);
-    }
-  } catch (error) {
-    state.options.onProblem(displayPath(path), error as Error);
-    return null;
-  }
-}
-
-/** A batched file's bytes, then a word if it changed while it was read. */
-// eslint-disable-next-line @typescript-eslint/require-await -- the bytes are in memory, yet data() is an async iterable
-async function* batchedData(batched: { data: Buffer; after: FileStat }, header: EntryHeader, options: WalkOptions, shownPath: string): AsyncGenerator<Buffer> {
-  if (batched.data.length > 0) yield batched.data;
-  reportChangeSince(batched.after, header, options, shownPath);
-}
-
-/**
- * The bytes of each data extent in order. A file that shrank while read is padded with zeros to
- * the size its header already promised (as GNU tar does), and reported.
- */
-async function* readData(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions, shownPath: string): AsyncGenerator<Buffer> {
-  const extents = header.sparseMap ?? [{ offsetBytes: 0, lengthBytes: header.sizeBytes }];
-  const lease = await options.pool.acquire();
-  try {
-    let shrank = false;
-    for (const extent of extents) {
-      let position = extent.offsetBytes;
-      const end = extent.offsetBytes + extent.lengthBytes;
-      while (position < end) {
-        const lengthBytes = Math.min(end - position, lease.sizeBytes);
-        let count = shrank ? 0 : await readOnce(io, handle, lease, { position, lengthBytes });
-        if (count === 0) {
-          if (!shrank) options.onProblem(shownPath, holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'export', path: shownPath }, `the file shrank while it was read; padded with zeros from byte ${position}`));
-          shrank = true;
-          lease.bytes.fill(0, 0, lengthBytes);
-          count = lengthBytes;
-        }
-        position += count;
-        yield lease.bytes.subarray(0, count);
-      }
-    }
-    if (!shrank) await reportChange(io, handle, header, options, shownPath);
-  } finally {
-    await handle.close();
-    lease.release();
-  }
-}
-
-/** A file written while it was read may hold a mix of old and new bytes: say so. */
-async function reportChange(io: Io, handle: Handle<'file'>, header: EntryHeader, options: WalkOptions, shownPath: string): Promise<void> {
-  reportChangeSince(await io.stat(handle), header, options, shownPath);
-}
-
-function reportChangeSince(after: FileStat, header: EntryHeader, options: WalkOptions, shownPath: string): void {
-  if (after.sizeBytes !== header.sizeBytes || after.mtimeNs !== header.mtimeNs || after.ctimeNs !== header.ctimeNs) {
-    options.onProblem(shownPath, holdfastError('HOLDFAST_SIZE_MISMATCH', { operation: 'read', path: shownPath }, 'the file changed while it was read; what was stored may mix old and new bytes'));
-  }
-}
-
-async function* noData(): AsyncGenerator<Buffer> {}
-
-export function headerFromStat(name: Buffer, type: EntryType, stat: FileStat, ownerNames: OwnerNames): EntryHeader {
-  const header = emptyEntryHeader(name, type);
-  header.mode = stat.mode;
-  header.uid = stat.uid;
-  header.gid = stat.gid;
-  header.userName = ownerNames.userName(stat.uid);
-  header.groupName = ownerNames.groupName(stat.gid);
-  header.atimeNs = stat.atimeNs;
-  header.mtimeNs = stat.mtimeNs;
-  header.ctimeNs = stat.ctimeNs;
-  header.sizeBytes = type === 'file' ? stat.sizeBytes : 0;
-  if (type === 'character-device' || type === 'block-device') {
-    header.deviceMajor = stat.deviceMajor;
-    header.deviceMinor = stat.deviceMinor;
-  }
-  return header;
 }
