@@ -22,6 +22,7 @@ import type { Snapshot } from '../format/repo/snapshot-codec.js';
 import type { ChunkReference, TreeEntry } from '../format/repo/tree-codec.js';
 import type { BufferPool } from '../io/buffer-pool.js';
 import type { Io } from '../io/io.js';
+import { loadBlobs } from '../repo/open-together.js';
 import type { Repository } from '../repo/repository.js';
 import { snapshotEntries } from '../repo/tree-reader.js';
 import { Restorer, type RestoreOptions, type RestoreSummary } from '../streams/restorer.js';
@@ -299,7 +300,7 @@ class ChunkLoader {
         groupBytes += chunk.rawBytes;
       }
       if (group.length === 0) return;
-      const loads = group.length === 1 ? [this.#repository.loadBlob(group[0]!.id)] : this.#repository.loadBlobs(group.map((chunk) => chunk.id));
+      const loads = group.length === 1 ? [this.#repository.loadBlob(group[0]!.id)] : loadBlobs(this.#repository, group.map((chunk) => chunk.id));
       for (const [index, loading] of loads.entries()) {
         loading.catch(() => undefined);
         this.#ahead.push({ loading, rawBytes: group[index]!.rawBytes });

@@ -18,7 +18,7 @@ import { estimateIndexedBlobs, forEachIndexFile } from './index-files.js';
 import { storageName } from './blob-id.js';
 import { checkKdfCost, createKeyFile, kdfWorkKiB, openKeyFile, readKeyFileSummary, type KdfParameters, type KeyFileSummary } from './key-file.js';
 import { generateMasterKey, type MasterKey } from './master-key.js';
-import type { OpenBatchJob, OpenBatchResult, OpenJob } from './pack-jobs.js';
+import type { OpenJob } from './pack-jobs.js';
 import { open, seal } from './seal.js';
 import { ownBytes, transferableBuffer } from './transferable.js';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -263,56 +263,6 @@ export class Repository {
     const packName = location.packId.toString('hex');
     const stored = await this.backend.load('data', packName, { offsetBytes: location.offsetBytes, lengthBytes: location.storedBytes });
     return this.openStoredBlob(id, stored, location.rawBytes, `pack ${packName.slice(0, 16)} ${name}`);
-  }
-
-  /**
-   * Several blobs, one promise each: each read from its pack on its own (a restore's next chunks
-   * lie anywhere), then all opened in one worker job (a job per blob cost the main thread a
-   * postMessage each: issue 17). One that cannot be found or read fails alone; when the job
-   * fails (a damaged blob), each is opened on its own, so only the damaged one fails.
-   */
-  loadBlobs(ids: readonly Buffer[]): Promise<Buffer>[] {
-    const reads = ids.map(async (id) => {
-      const location = this.index.find(id);
-      const name = `blob ${id.toString('hex').slice(0, 16)}`;
-      if (location === null) throw holdfastError('HOLDFAST_MISSING', { operation: 'load', path: name }, 'no index entry names this blob');
-      const packName = location.packId.toString('hex');
-      const stored = await this.backend.load('data', packName, { offsetBytes: location.offsetBytes, lengthBytes: location.storedBytes });
-      return { id, stored, rawBytes: location.rawBytes, name: `pack ${packName.slice(0, 16)} ${name}` };
-    });
-    const opened = Promise.allSettled(reads).then(async (settled) => {
-      const read = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
-      try {
-        const plaintexts = read.length === 0 ? [] : await this.#openStoredBlobs(read);
-        return new Map(read.map((blob, index) => [blob, plaintexts[index]!]));
-      } catch {
-        return null;
-      }
-    });
-    return reads.map(async (reading) => {
-      const blob = await reading;
-      const plaintext = (await opened)?.get(blob);
-      return plaintext ?? this.openStoredBlob(blob.id, blob.stored, blob.rawBytes, blob.name);
-    });
-  }
-
-  /** Opens stored blobs in one worker job (their bytes copied into one buffer; the originals stay the caller's). */
-  async #openStoredBlobs(blobs: readonly { id: Buffer; stored: Buffer; rawBytes: number; name: string }[]): Promise<Buffer[]> {
-    let storedBytes = 0;
-    for (const blob of blobs) storedBytes += blob.stored.length;
-    const stored = new ArrayBuffer(storedBytes);
-    let offset = 0;
-    const places = blobs.map((blob) => {
-      new Uint8Array(stored, offset, blob.stored.length).set(blob.stored);
-      const place = { id: ownBytes(blob.id), offsetBytes: offset, storedBytes: blob.stored.length, rawBytes: blob.rawBytes, name: blob.name };
-      offset += blob.stored.length;
-      return place;
-    });
-    this.#jobKeys ??= { encryptionKey: ownBytes(this.master.encryptionKey), idKey: ownBytes(this.master.idKey) };
-    const job: OpenBatchJob = { ...this.#jobKeys, stored, blobs: places };
-    const rawBytes = blobs.reduce((sum, blob) => sum + blob.rawBytes, 0);
-    const result = await this.workers.run<OpenBatchResult>('openBatch', { blobs: blobs.length, rawBytes }, job, [stored]);
-    return result.plaintexts.map((plaintext) => Buffer.from(plaintext));
   }
 
   /** Opens a stored blob on a worker thread; `stored` is moved there (the caller must not use it again). */
