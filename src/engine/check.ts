@@ -231,6 +231,10 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
   };
   const files = await repository.backend.list('snapshots');
   const damaged = new Set<string>();
+  // Tree blobs whose every chunk was found: another snapshot that holds the same blob (an
+  // unchanged part of the tree) need not decode it again. Not kept while packs are traced to the
+  // snapshots that need them (`needing`): every snapshot must then be traced whole.
+  const tracedClean = new Set<string>();
   for (const file of files) {
     options.onProgress?.('check snapshots', summary.snapshots, files.length);
     const subject = `snapshot ${file.name.slice(0, 8)}`;
@@ -255,11 +259,18 @@ async function checkSnapshots(repository: Repository, summary: CheckSummary, rep
         damaged.add(file.name);
         report(subject, `tree ${treeId.slice(0, 16)} cannot be read (its entries are unknown): ${error.message}`);
       };
-      for await (const entry of snapshotEntries(repository, snapshot, onDamagedTree)) {
+      const trees = needing.size > 0 ? snapshot.trees : snapshot.trees.filter((treeId) => !tracedClean.has(treeId));
+      let treeDamaged = false;
+      const onTreeEnd = (treeId: string): void => {
+        if (!treeDamaged && needing.size === 0) tracedClean.add(treeId);
+        treeDamaged = false;
+      };
+      for await (const entry of snapshotEntries(repository, { ...snapshot, trees }, onDamagedTree, onTreeEnd)) {
         if (needing.size > 0) noteNeeded(file.name, entry.chunks.map((chunk) => chunk.id));
         let why: 'missing' | 'damaged' | null = null;
         const missing = entry.chunks.find((chunk) => (why = chunkState(index, chunk.id)) !== null);
         if (missing === undefined) continue;
+        treeDamaged = true;
         damaged.add(file.name);
         const shown = shownEntryPath(snapshot, entry.header.path);
         if (summary.damagedFiles.length < damagedFilesListedMax) summary.damagedFiles.push({ snapshotId: file.name, path: shown });

@@ -14,7 +14,11 @@ const treeBlobsAheadMax = 2;
 
 export type DamagedTreeHandler = (treeId: string, error: Error) => void;
 
-export async function* snapshotEntries(repository: Repository, snapshot: Snapshot, onDamagedTree?: DamagedTreeHandler): AsyncGenerator<TreeEntry> {
+/**
+ * `onTreeEnd` is called with a tree blob's id once the caller has taken its last entry (not for
+ * one that could not be read).
+ */
+export async function* snapshotEntries(repository: Repository, snapshot: Snapshot, onDamagedTree?: DamagedTreeHandler, onTreeEnd?: (treeId: string) => void): AsyncGenerator<TreeEntry> {
   const ahead: { treeId: string; loading: Promise<TreeEntry[]> }[] = [];
   let next = 0;
   const load = async (hex: string): Promise<TreeEntry[]> => decodeTreeBlob(await repository.loadBlob(Buffer.from(hex, 'hex')), `tree ${hex.slice(0, 16)}`);
@@ -36,6 +40,7 @@ export async function* snapshotEntries(repository: Repository, snapshot: Snapsho
         continue;
       }
       yield* entries;
+      onTreeEnd?.(treeId);
     }
   } finally {
     // Left early: let the loads in flight settle before returning (nothing is left pending).
