@@ -7,8 +7,8 @@
  * the system calls of small files overlap, and each writer's small files of one directory are
  * created in batches on the worker threads (restore-batches.ts); each writer loads its chunks
  * ahead, up to `chunksAheadMax` (read from their pack, and opened on a worker thread in groups),
- * so decryption, decompression and hashing overlap with writing. Directories, links and special files go through one restorer,
- * which sets the directories' modes and times last.
+ * so decryption, decompression and hashing overlap with writing. Directories, links and special
+ * files go through one restorer, which sets the directories' modes and times last.
  *
  * A damaged snapshot restores as much as it can: a file whose chunks are missing (no index entry)
  * is not begun, a file whose chunk fails to load or open is removed again, and both are reported
@@ -243,7 +243,7 @@ function withIncludedOnly(entries: TreeEntry[], included: Set<number>): TreeEntr
 
 /**
  * Loads the chunks of `entries` in order, up to chunksAheadMax (and chunkBytesAheadMax) ahead of
- * the consumer, in groups whose blobs are opened by one worker job (Repository.loadBlobs); it
+ * the consumer, in groups whose blobs are opened by one worker job (open-together.ts); it
  * tops up only once half of what is ahead was taken, so that groups stay large.
  */
 class ChunkLoader {
